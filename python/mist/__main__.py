@@ -1,0 +1,5 @@
+import sys
+
+from mist.cli import main
+
+sys.exit(main())

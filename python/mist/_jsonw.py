@@ -1,0 +1,190 @@
+"""The pure-Python canonical JSON writer (the fallback twin of ``rust/src/jsonw.rs``).
+
+Bytes are what Go's ``encoding/json`` writes (SPEC §2): compact, free-form object keys sorted,
+``<`` ``>`` ``&`` U+2028 U+2029 escaped, ``\\b \\f \\n \\r \\t`` or ``\\u00XX`` for other control
+characters, a lone surrogate as ``\\ufffd``, other non-ASCII raw, floats in Go's shortest layout.
+Values JSON cannot carry are replaced and counted in ``BAD`` (never raised):
+NaN/±inf → null, bytes → UTF-8 text, unknown objects → ``str(obj)``, strings over
+``MAX_STRING_CHARS`` → cut with a marker, nesting deeper than ``MAX_DEPTH`` → a marker string.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+from typing import Any, Dict
+
+MAX_STRING_CHARS = 65536
+MAX_DEPTH = 64
+DEPTH_MARKER = "[mist: nesting too deep]"
+
+#: Replacements made, by reason (merged into ``mist.stats()['bad_values']``).
+BAD: Dict[str, int] = {}
+
+
+NODE_BUDGET = 1_000_000
+_tl = threading.local()
+
+
+class EncodeTooLarge(ValueError):
+    """A value too large (or self-referencing) to encode within the work budget."""
+
+
+def reset_budget() -> None:
+    """Start one encode: container items it may visit (stops self-referencing structures)."""
+    _tl.budget = NODE_BUDGET
+
+
+def spend(n: int) -> None:
+    b = getattr(_tl, "budget", NODE_BUDGET) - n
+    _tl.budget = b
+    if b < 0:
+        raise EncodeTooLarge("value too large or self-referencing")
+
+
+def _bad(reason: str) -> None:
+    BAD[reason] = BAD.get(reason, 0) + 1
+
+
+_NEEDS_ESCAPE = re.compile("[\x00-\x1f\"\\\\<>&\u2028\u2029\ud800-\udfff]")
+_ESCAPES = {chr(i): "\\u%04x" % i for i in range(0x20)}
+_ESCAPES.update(
+    {
+        "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+        '"': '\\"', "\\": "\\\\", "<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+        "\u2028": "\\u2028", "\u2029": "\\u2029",
+    }
+)
+
+
+def _escape_one(m: "re.Match[str]") -> str:
+    c = m.group()
+    r = _ESCAPES.get(c)
+    if r is None:  # a lone surrogate
+        _bad("surrogate")
+        return "\\ufffd"
+    return r
+
+
+def truncate(s: str) -> str:
+    """Cut a string over the cap, with a marker saying how much was cut."""
+    cut = len(s) - MAX_STRING_CHARS
+    _bad("truncated")
+    return s[:MAX_STRING_CHARS] + "…[truncated %d chars]" % cut
+
+
+def string(s: str) -> str:
+    if len(s) > MAX_STRING_CHARS:
+        s = truncate(s)
+    if _NEEDS_ESCAPE.search(s) is None:
+        return '"' + s + '"'
+    return '"' + _NEEDS_ESCAPE.sub(_escape_one, s) + '"'
+
+
+def key_text(k: Any) -> str:
+    """A free-form object key as text: str as is, anything else through str() (counted)."""
+    if type(k) is str:
+        return k
+    _bad("key")
+    try:
+        return k if isinstance(k, str) else str(k)
+    except Exception:
+        return "<unprintable key>"
+
+
+def sort_key(k: str) -> str:
+    """Keys sort by code point after lone surrogates become U+FFFD (what the bytes say)."""
+    return _SURR.sub("\ufffd", k)
+
+
+_SURR = re.compile("[\ud800-\udfff]")
+
+
+def floating(f: float) -> str:
+    """Go's strconv 'f'/'e' shortest layout as encoding/json uses it."""
+    if f != f or f in (math.inf, -math.inf):
+        _bad("nan" if f != f else "inf")
+        return "null"
+    if f == 0.0:
+        return "-0" if math.copysign(1.0, f) < 0 else "0"
+    r = repr(f)
+    neg = r[0] == "-"
+    if neg:
+        r = r[1:]
+    mant, _, exp = r.partition("e")
+    e = int(exp) if exp else 0
+    ip, _, fp = mant.partition(".")
+    if fp == "0":
+        fp = ""
+    digits = (ip + fp).lstrip("0")
+    point = len(ip) + e  # position of the decimal point relative to ip+fp
+    if ip == "0":  # 0.000123 → digits "123", point moves left by the stripped zeros
+        lead = len(fp) - len(fp.lstrip("0"))
+        point = e - lead
+    digits = digits.rstrip("0") or "0"
+    a = abs(f)
+    if 1e-6 <= a < 1e21:
+        if point <= 0:
+            out = "0." + "0" * (-point) + digits
+        elif point >= len(digits):
+            out = digits + "0" * (point - len(digits))
+        else:
+            out = digits[:point] + "." + digits[point:]
+    else:
+        x = point - 1
+        out = digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + ("e+" if x >= 0 else "e-") + str(abs(x))
+    return "-" + out if neg else out
+
+
+def value(v: Any, depth: int = 0) -> str:
+    t = type(v)
+    if t is str:
+        return string(v)
+    if t is int:
+        return str(v)
+    if t is float:
+        return floating(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if depth >= MAX_DEPTH:
+        _bad("depth")
+        return string(DEPTH_MARKER)
+    if isinstance(v, dict):
+        return obj(v, depth + 1)
+    if isinstance(v, (list, tuple)):
+        spend(len(v))
+        return "[" + ",".join([value(x, depth + 1) for x in v]) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(int(v))
+    if isinstance(v, float):
+        return floating(float(v))
+    if isinstance(v, str):
+        return string(str(v))
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        _bad("bytes")
+        return string(bytes(v).decode("utf-8", "replace"))
+    _bad("object")
+    try:
+        text = str(v)
+    except Exception:
+        text = "<unprintable %s>" % type(v).__name__
+    return string(text)
+
+
+def obj(d: dict, depth: int = 0) -> str:
+    """A free-form object: keys as text, sorted."""
+    if not d:
+        return "{}"
+    spend(len(d))
+    items = [(key_text(k), v) for k, v in d.items()]
+    if any(_SURR.search(k) for k, _ in items):
+        items.sort(key=lambda kv: sort_key(kv[0]))
+    else:
+        items.sort(key=lambda kv: kv[0])
+    return "{" + ",".join([string(k) + ":" + value(v, depth) for k, v in items]) + "}"

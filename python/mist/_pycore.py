@@ -1,0 +1,292 @@
+"""The pure-Python backend: the same functions as ``mist._native``, byte-identical output.
+
+Selected by ``MIST_PURE_PYTHON=1`` or when the extension cannot be imported.
+"""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+import zlib
+from collections import deque
+from typing import Any, Deque, Dict, Optional, Tuple
+
+from . import _jsonw
+from ._generated import PAYLOAD_ENCODERS, encode_envelope, span_payload
+from ._jsonw import EncodeTooLarge, MAX_DEPTH, MAX_STRING_CHARS  # noqa: F401  (same names as native)
+
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+_DROPPED_ATTRS = '{"mist.error":"attrs dropped: span over the 10 MiB message limit"}'
+_U64 = (1 << 64) - 1
+
+# ---- ids and clock ----
+_rng = random.Random()
+
+
+def _reseed() -> None:
+    _rng.seed(int.from_bytes(os.urandom(16), "little") ^ os.getpid())
+
+
+_reseed()
+_bits = _rng.getrandbits
+
+
+def new_span_id() -> str:
+    return "%016x" % (_bits(64) or 1)
+
+
+def new_trace_id() -> str:
+    return "%016x%016x" % (_bits(64) or 1, _bits(64) or 1)
+
+
+now_ns = time.time_ns
+
+# ---- configuration ----
+
+
+class _Config:
+    __slots__ = ("source", "batch_bytes", "max_bytes", "sample", "context", "on_fork")
+
+    def __init__(self, source: str, batch_bytes: int, max_bytes: int, sample: float, context: Any, on_fork: Any) -> None:
+        _jsonw.reset_budget()
+        self.source = _jsonw.string(source)
+        self.batch_bytes = batch_bytes
+        self.max_bytes = max_bytes
+        self.sample = _U64 if sample >= 1.0 else (0 if sample <= 0.0 else int(sample * float(_U64)))
+        self.context = context
+        self.on_fork = on_fork
+
+
+_cfg: Optional[_Config] = None
+
+
+def configure(source: str, batch_bytes: int, max_buffer_bytes: int, sample: float = 1.0, context: Any = None, on_fork: Any = None) -> None:
+    global _cfg
+    _cfg = _Config(source, batch_bytes, max_buffer_bytes, sample, context, on_fork)
+
+
+# ---- the buffer ----
+_lock = threading.Lock()
+_cv = threading.Condition(_lock)
+_cur: list = []
+_cur_len = 0
+_ready: Deque[Tuple[int, bytes]] = deque()
+_seq = 0
+_queued = 0
+_counters: Dict[str, int] = dict.fromkeys(
+    ("emitted", "bytes", "dropped_buffer_full", "dropped_encode_error", "sampled_out"), 0
+)
+
+
+def _seal_locked() -> None:
+    global _cur, _cur_len, _seq, _queued
+    if _cur_len:
+        _seq += 1
+        _ready.append((_seq, b"".join(_cur)))
+        _queued += _cur_len
+        _cur = []
+        _cur_len = 0
+
+
+def _push(line: bytes, cfg: _Config) -> None:
+    global _cur_len
+    n = len(line)
+    with _lock:
+        if _queued + _cur_len + n > cfg.max_bytes:
+            _counters["dropped_buffer_full"] += 1
+            return
+        _cur.append(line)
+        _cur_len += n
+        _counters["emitted"] += 1
+        _counters["bytes"] += n
+        if _cur_len < cfg.batch_bytes:
+            return
+        _seal_locked()
+        _cv.notify()
+    if _need_writer and cfg.on_fork is not None:
+        cfg.on_fork()
+
+
+def push_line(line: bytes) -> bool:
+    cfg = _cfg
+    if cfg is None:
+        return False
+    before = _counters["dropped_buffer_full"]
+    _push(bytes(line), cfg)
+    return _counters["dropped_buffer_full"] == before
+
+
+def seal() -> int:
+    with _lock:
+        _seal_locked()
+        _cv.notify()
+        return _seq
+
+
+def take(timeout: float) -> Optional[Tuple[int, bytes]]:
+    global _queued
+    with _lock:
+        if not _ready:
+            _cv.wait(timeout)
+            if not _ready:
+                _seal_locked()
+        if not _ready:
+            return None
+        seq, batch = _ready.popleft()
+        _queued -= len(batch)
+        return seq, batch
+
+
+def wake() -> None:
+    with _lock:
+        _cv.notify_all()
+
+
+def stats() -> Dict[str, Any]:
+    with _lock:
+        d: Dict[str, Any] = dict(_counters)
+        d["queued_bytes"] = _queued + _cur_len
+        d["queued_batches"] = len(_ready)
+        d["batches"] = _seq
+    d["bad_values"] = {k: v for k, v in _jsonw.BAD.items() if v}
+    return d
+
+
+# ---- fork: the child starts with an empty buffer, fresh ids and no writer ----
+_need_writer = False
+
+
+def _before_fork() -> None:
+    _lock.acquire()
+
+
+def _after_fork_parent() -> None:
+    _lock.release()
+
+
+def _after_fork_child() -> None:
+    global _lock, _cv, _cur, _cur_len, _ready, _seq, _queued, _need_writer
+    _lock = threading.Lock()
+    _cv = threading.Condition(_lock)
+    _cur, _cur_len, _ready, _seq, _queued = [], 0, deque(), 0, 0
+    for k in _counters:
+        _counters[k] = 0
+    _jsonw.BAD.clear()
+    _reseed()
+    _need_writer = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent, after_in_child=_after_fork_child)
+
+
+def need_writer() -> bool:
+    global _need_writer
+    was, _need_writer = _need_writer, False
+    return was
+
+
+# ---- encoding ----
+
+
+def _trace_hash(trace_id: Any) -> int:
+    if type(trace_id) is not str:
+        return 0
+    tail = trace_id[-16:]
+    try:
+        if tail and tail.isascii() and all(c in "0123456789abcdefABCDEF" for c in tail):
+            return int(tail, 16)
+    except ValueError:
+        pass
+    return zlib.crc32(trace_id.encode("utf-8", "surrogatepass"))
+
+
+def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, kw) -> None:
+    cfg = _cfg
+    if cfg is None:
+        return
+    if trace_id is None:
+        cur = cfg.context.get(None) if cfg.context is not None else None
+        if cur is not None:
+            trace_id = cur.trace_id
+            if parent_id is None:
+                parent_id = cur.span_id
+        else:
+            trace_id = new_trace_id()
+    if cfg.sample != _U64 and _trace_hash(trace_id) > cfg.sample:
+        _counters["sampled_out"] += 1
+        return
+    if status is None:
+        status = "ok"
+    if attrs is not None and not isinstance(attrs, dict):
+        _jsonw._bad("object")
+        attrs = None
+    if kw:
+        merged = {k: v for k, v in attrs.items() if not (type(k) is str and k in kw)} if attrs else {}
+        merged.update(kw)
+    else:
+        merged = attrs
+    head = '{"version":"1","id":"%s","source":%s,"type":"trace.span","timestamp_ns":%d,"payload":' % (
+        new_trace_id(), cfg.source, time.time_ns())
+    _jsonw.reset_budget()
+    try:
+        line = (head + span_payload(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, merged) + "}\n").encode()
+        if len(line) > MAX_MESSAGE_BYTES:
+            raise EncodeTooLarge("span over the message limit")
+    except EncodeTooLarge:
+        _jsonw._bad("too_large")
+        _jsonw.reset_budget()
+        body = span_payload(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, None)
+        line = (head + body[:-1] + ',"attrs":' + _DROPPED_ATTRS + "}}\n").encode()
+        if len(line) > MAX_MESSAGE_BYTES:
+            raise
+    _push(line, cfg)
+
+
+def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None,
+              model=None, provider=None, tokens_in=None, tokens_out=None, cost_usd=None, attrs=None):
+    if span_id is None:
+        span_id = new_span_id()
+    kw = {}
+    if cost_usd is not None:
+        kw["cost_usd"] = cost_usd
+    if model is not None:
+        kw["model"] = model
+    if provider is not None:
+        kw["provider"] = provider
+    if tokens_in is not None:
+        kw["tokens_in"] = tokens_in
+    if tokens_out is not None:
+        kw["tokens_out"] = tokens_out
+    try:
+        _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, kw)
+    except Exception:
+        _counters["dropped_encode_error"] += 1
+    return span_id
+
+
+def emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs):
+    if span_id is None:
+        span_id = new_span_id()
+    try:
+        _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, None)
+    except Exception:
+        _counters["dropped_encode_error"] += 1
+    return span_id
+
+
+def encode(message: dict) -> bytes:
+    _jsonw.reset_budget()
+    return encode_envelope(message).encode()
+
+
+def encode_value(value: Any) -> bytes:
+    _jsonw.reset_budget()
+    return _jsonw.value(value).encode()
+
+
+def encode_payload(mtype: str, payload: dict) -> bytes:
+    _jsonw.reset_budget()
+    enc = PAYLOAD_ENCODERS.get(mtype)
+    return (enc(payload) if enc is not None else _jsonw.value(payload)).encode()

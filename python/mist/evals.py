@@ -1,0 +1,41 @@
+"""Late eval scores: ``mist.score(name, value, span=...)`` → an ``eval.result`` linked to the span."""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from ._messages import emit_message
+
+
+def late_score(name: str, value: float, span: Any, *, suite: str = "mist") -> bool:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    payload = {
+        "suite": suite,
+        "task": getattr(span, "operation", "") or "",
+        "passed": bool(v >= 0.5) if v == v else False,
+        "score": v,
+        "baseline_score": 0,
+        "delta": 0,
+        "duration_ms": 0,
+        "trace_id": getattr(span, "trace_id", None),
+        "span_id": getattr(span, "span_id", None),
+        "name": str(name),
+    }
+    return emit_message("eval.result", payload)
+
+
+def score(name: str, value: float, *, span: Any = None) -> None:
+    """Attach an eval score to ``span`` (default: the current span). While the span is open it
+    becomes the attr ``score.<name>``; once it has ended, a linked ``eval.result`` is sent."""
+    from .tracing import current_span
+
+    target: Optional[Any] = span if span is not None else current_span()
+    if target is None:
+        return
+    if hasattr(target, "score") and not getattr(target, "end_ns", 0):
+        target.score(name, value)
+    else:
+        late_score(name, value, target)

@@ -1,0 +1,227 @@
+//! The span buffer: callers encode under their own GIL into a thread-local scratch buffer, then
+//! append to one shared batch under a short mutex; full batches queue for the writer thread, which
+//! takes them with the GIL released. Memory is bounded: when full, new spans are dropped and counted.
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::{AcqRel, Acquire, Relaxed, Release}};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+pub struct Shared {
+    m: Mutex<Buf>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct Buf {
+    cur: Vec<u8>,
+    ready: VecDeque<(u64, Vec<u8>)>,
+    seq: u64,
+    queued: usize,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Buf {
+    fn seal(&mut self) {
+        if self.cur.is_empty() {
+            return;
+        }
+        let next = self.spare.pop().unwrap_or_default();
+        let full = std::mem::replace(&mut self.cur, next);
+        self.queued += full.len();
+        self.seq += 1;
+        self.ready.push_back((self.seq, full));
+    }
+}
+
+static SHARED: AtomicPtr<Shared> = AtomicPtr::new(std::ptr::null_mut());
+/// Set in a forked child until Python has started a writer there.
+pub static NEED_WRITER: AtomicBool = AtomicBool::new(false);
+
+pub static EMITTED: AtomicU64 = AtomicU64::new(0);
+pub static BYTES: AtomicU64 = AtomicU64::new(0);
+pub static DROPPED_FULL: AtomicU64 = AtomicU64::new(0);
+pub static DROPPED_ERROR: AtomicU64 = AtomicU64::new(0);
+pub static SAMPLED_OUT: AtomicU64 = AtomicU64::new(0);
+
+fn new_shared() -> *mut Shared {
+    Box::into_raw(Box::new(Shared { m: Mutex::new(Buf::default()), cv: Condvar::new() }))
+}
+
+pub fn shared() -> &'static Shared {
+    let p = SHARED.load(Acquire);
+    if !p.is_null() {
+        return unsafe { &*p };
+    }
+    let fresh = new_shared();
+    match SHARED.compare_exchange(std::ptr::null_mut(), fresh, AcqRel, Acquire) {
+        Ok(_) => unsafe { &*fresh },
+        Err(existing) => {
+            drop(unsafe { Box::from_raw(fresh) });
+            unsafe { &*existing }
+        }
+    }
+}
+
+fn lock(s: &Shared) -> MutexGuard<'_, Buf> {
+    s.m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `pthread_atfork` child handler: the child must not touch the parent's mutex (another thread may
+/// have held it at the fork) nor re-send the parent's buffered spans, so it gets a fresh buffer
+/// (the old one is leaked on purpose) and fresh ids.
+extern "C" fn atfork_child() {
+    SHARED.store(new_shared(), Release);
+    crate::ids::reseed();
+    NEED_WRITER.store(true, Release);
+    for c in [&EMITTED, &BYTES, &DROPPED_FULL, &DROPPED_ERROR, &SAMPLED_OUT] {
+        c.store(0, Relaxed);
+    }
+}
+
+pub fn install_fork_handler() {
+    unsafe {
+        libc::pthread_atfork(None, None, Some(atfork_child));
+    }
+}
+
+// ---- configuration (read lock-free on the hot path through a generation counter) ----
+
+pub struct Config {
+    pub source: Vec<u8>, // already a JSON string literal
+    pub batch_bytes: usize,
+    pub max_bytes: usize,
+    pub sample: u64, // keep a trace when hash(trace_id) <= sample
+    pub context: Option<Py<PyAny>>,  // the ContextVar holding the current span
+    pub on_fork: Option<Py<PyAny>>,  // called once in a forked child to start a writer
+}
+
+static CONFIG: Mutex<Option<Arc<Config>>> = Mutex::new(None);
+static CONFIG_GEN: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CACHED: RefCell<(u64, Option<Arc<Config>>)> = const { RefCell::new((0, None)) };
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+pub fn set_config(c: Config) {
+    let mut g = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+    *g = Some(Arc::new(c));
+    CONFIG_GEN.fetch_add(1, Relaxed);
+}
+
+pub fn config() -> Option<Arc<Config>> {
+    let gen = CONFIG_GEN.load(Relaxed);
+    CACHED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != gen {
+            let g = CONFIG.try_lock();
+            match g {
+                Ok(g) => {
+                    c.1 = g.clone();
+                    c.0 = gen;
+                }
+                // only after a fork that caught the lock held: keep the cached copy
+                Err(_) => {}
+            }
+        }
+        c.1.clone()
+    })
+}
+
+/// Borrow the calling thread's scratch buffer (re-entrant: a nested call gets a fresh one).
+pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut v = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    v.clear();
+    let r = f(&mut v);
+    if v.capacity() <= 1 << 20 {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.capacity() < v.capacity() {
+                *s = v;
+            }
+        });
+    }
+    r
+}
+
+pub enum Push {
+    Ok,
+    Sealed,
+    Full,
+}
+
+/// Append one encoded line. Never blocks on I/O: the lock is only ever held for memcpy-sized work.
+pub fn push(line: &[u8], cfg: &Config) -> Push {
+    let sh = shared();
+    let mut g = lock(sh);
+    if g.queued + g.cur.len() + line.len() > cfg.max_bytes {
+        drop(g);
+        DROPPED_FULL.fetch_add(1, Relaxed);
+        return Push::Full;
+    }
+    if g.cur.capacity() == 0 {
+        g.cur.reserve(cfg.batch_bytes + 4096);
+    }
+    g.cur.extend_from_slice(line);
+    EMITTED.fetch_add(1, Relaxed);
+    BYTES.fetch_add(line.len() as u64, Relaxed);
+    if g.cur.len() >= cfg.batch_bytes {
+        g.seal();
+        drop(g);
+        sh.cv.notify_one();
+        return Push::Sealed;
+    }
+    Push::Ok
+}
+
+/// Seal the open batch; returns the sequence number of the last batch queued.
+pub fn seal() -> u64 {
+    let sh = shared();
+    let mut g = lock(sh);
+    g.seal();
+    let s = g.seq;
+    drop(g);
+    sh.cv.notify_one();
+    s
+}
+
+/// Wait up to `timeout` for a batch; on timeout, seal what is open (age-based flush).
+pub fn take(timeout: Duration) -> Option<(u64, Vec<u8>)> {
+    let sh = shared();
+    let mut g = lock(sh);
+    if g.ready.is_empty() {
+        let (g2, _) = sh.cv.wait_timeout(g, timeout).unwrap_or_else(|e| e.into_inner());
+        g = g2;
+        if g.ready.is_empty() {
+            g.seal();
+        }
+    }
+    let (seq, v) = g.ready.pop_front()?;
+    g.queued -= v.len();
+    Some((seq, v))
+}
+
+pub fn recycle(mut v: Vec<u8>) {
+    if v.capacity() > 8 << 20 {
+        return;
+    }
+    v.clear();
+    let sh = shared();
+    let mut g = lock(sh);
+    if g.spare.len() < 4 {
+        g.spare.push(v);
+    }
+}
+
+/// Wake a writer blocked in `take` (shutdown).
+pub fn wake() {
+    shared().cv.notify_all();
+}
+
+pub fn pending() -> (usize, usize, u64) {
+    let g = lock(shared());
+    (g.queued + g.cur.len(), g.ready.len(), g.seq)
+}

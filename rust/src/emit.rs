@@ -1,0 +1,282 @@
+//! `emit_span`: one trace.span envelope, encoded on the caller's thread straight into the batch.
+use std::sync::atomic::Ordering::Relaxed;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt, PyString};
+
+use crate::core::{self, Config, Push};
+use crate::generated::{SPAN_KEYS, SPAN_ATTRS, SPAN_END_NS, SPAN_OPERATION, SPAN_PARENT_ID, SPAN_SPAN_ID, SPAN_START_NS, SPAN_STATUS, SPAN_TRACE_ID};
+use crate::ids;
+use crate::jsonw::{self, is_empty, key_text, Enc, EncodeTooLarge, StrBytes};
+
+/// mist-go's receivers reject messages over 10 MiB.
+pub const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
+const DROPPED_ATTRS: &[u8] = br#"{"mist.error":"attrs dropped: span over the 10 MiB message limit"}"#;
+
+enum Id<'py, const N: usize> {
+    Gen([u8; N]),
+    Py(Bound<'py, PyAny>),
+}
+
+impl<const N: usize> Id<'_, N> {
+    fn write(&self, e: &mut Enc) -> PyResult<()> {
+        match self {
+            Id::Gen(b) => {
+                e.buf.push(b'"');
+                e.buf.extend_from_slice(b);
+                e.buf.push(b'"');
+                Ok(())
+            }
+            Id::Py(v) => e.value(v, 0),
+        }
+    }
+}
+
+/// Sampling hash of a trace id: its last 16 hex digits, else CRC-32 of its text.
+fn trace_hash(t: &Id<'_, 32>) -> u64 {
+    let text: Vec<u8> = match t {
+        Id::Gen(b) => b.to_vec(),
+        Id::Py(v) => match v.cast_exact::<PyString>().ok().and_then(|s| s.to_str().ok()) {
+            Some(s) => s.as_bytes().to_vec(),
+            None => return 0,
+        },
+    };
+    let tail = &text[text.len().saturating_sub(16)..];
+    std::str::from_utf8(tail)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_hexdigit()))
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .unwrap_or_else(|| crc32fast::hash(&text) as u64)
+}
+
+fn int_or_value(e: &mut Enc, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    if v.is_exact_instance_of::<PyInt>() {
+        e.int(v)
+    } else {
+        e.value(v, 0)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_line(
+    e: &mut Enc,
+    cfg: &Config,
+    trace: &Id<'_, 32>,
+    span: &Id<'_, 16>,
+    parent: Option<&Bound<'_, PyAny>>,
+    op: &Bound<'_, PyAny>,
+    start: &Bound<'_, PyAny>,
+    end: &Bound<'_, PyAny>,
+    status: Option<&Bound<'_, PyAny>>,
+    items: Option<Vec<(StrBytes<'_>, Bound<'_, PyAny>)>>,
+    drop_attrs: bool,
+) -> PyResult<()> {
+    e.buf.extend_from_slice(b"{\"version\":\"1\",\"id\":\"");
+    e.buf.extend_from_slice(&ids::id128());
+    e.buf.extend_from_slice(b"\",\"source\":");
+    e.buf.extend_from_slice(&cfg.source);
+    e.buf.extend_from_slice(b",\"type\":\"trace.span\",\"timestamp_ns\":");
+    e.buf.extend_from_slice(itoa::Buffer::new().format(ids::now_ns()).as_bytes());
+    e.buf.extend_from_slice(b",\"payload\":{");
+    e.buf.extend_from_slice(SPAN_KEYS[SPAN_TRACE_ID]);
+    trace.write(e)?;
+    e.buf.extend_from_slice(SPAN_KEYS[SPAN_SPAN_ID]);
+    span.write(e)?;
+    if let Some(p) = parent.filter(|p| !is_empty(p)) {
+        e.buf.extend_from_slice(SPAN_KEYS[SPAN_PARENT_ID]);
+        e.value(p, 0)?;
+    }
+    e.buf.extend_from_slice(SPAN_KEYS[SPAN_OPERATION]);
+    e.value(op, 0)?;
+    e.buf.extend_from_slice(SPAN_KEYS[SPAN_START_NS]);
+    int_or_value(e, start)?;
+    e.buf.extend_from_slice(SPAN_KEYS[SPAN_END_NS]);
+    int_or_value(e, end)?;
+    e.buf.extend_from_slice(SPAN_KEYS[SPAN_STATUS]);
+    match status {
+        Some(s) => e.value(s, 0)?,
+        None => e.buf.extend_from_slice(b"\"ok\""),
+    }
+    if drop_attrs {
+        e.buf.extend_from_slice(SPAN_KEYS[SPAN_ATTRS]);
+        e.buf.extend_from_slice(DROPPED_ATTRS);
+    } else if let Some(items) = items.filter(|i| !i.is_empty()) {
+        e.buf.extend_from_slice(SPAN_KEYS[SPAN_ATTRS]);
+        e.spend(items.len())?;
+        e.write_items(items, 1, true)?;
+    }
+    e.buf.extend_from_slice(b"}}\n");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit_impl<'py>(
+    py: Python<'py>,
+    op: &Bound<'py, PyAny>,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+    trace_id: Option<Bound<'py, PyAny>>,
+    span_id: Option<Bound<'py, PyAny>>,
+    parent_id: Option<Bound<'py, PyAny>>,
+    status: Option<Bound<'py, PyAny>>,
+    kw: &[(&'static str, Option<Bound<'py, PyAny>>)],
+    attrs: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let span: Id<'py, 16> = match span_id.filter(|v| !v.is_none()) {
+        Some(v) => Id::Py(v),
+        None => Id::Gen(ids::span_id()),
+    };
+    let ret = match &span {
+        Id::Py(v) => v.clone(),
+        Id::Gen(b) => PyString::new(py, unsafe { std::str::from_utf8_unchecked(b) }).into_any(),
+    };
+    let Some(cfg) = core::config() else { return Ok(ret) };
+    let r = emit_inner(py, &cfg, op, start, end, trace_id, &span, parent_id, status, kw, attrs);
+    if r.is_err() {
+        core::DROPPED_ERROR.fetch_add(1, Relaxed);
+    }
+    Ok(ret)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit_inner<'py>(
+    py: Python<'py>,
+    cfg: &Config,
+    op: &Bound<'py, PyAny>,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+    trace_id: Option<Bound<'py, PyAny>>,
+    span: &Id<'py, 16>,
+    parent_id: Option<Bound<'py, PyAny>>,
+    status: Option<Bound<'py, PyAny>>,
+    kw: &[(&'static str, Option<Bound<'py, PyAny>>)],
+    attrs: Option<Bound<'py, PyAny>>,
+) -> PyResult<()> {
+    let mut trace_id = trace_id.filter(|v| !v.is_none());
+    let mut parent_id = parent_id.filter(|v| !v.is_none());
+    if trace_id.is_none() {
+        if let Some(cv) = &cfg.context {
+            let cur = cv.bind(py).call_method1(intern!(py, "get"), (py.None(),))?;
+            if !cur.is_none() {
+                trace_id = Some(cur.getattr(intern!(py, "trace_id"))?);
+                if parent_id.is_none() {
+                    parent_id = Some(cur.getattr(intern!(py, "span_id"))?);
+                }
+            }
+        }
+    }
+    let trace: Id<'py, 32> = match trace_id {
+        Some(v) => Id::Py(v),
+        None => Id::Gen(ids::id128()),
+    };
+    if cfg.sample != u64::MAX && trace_hash(&trace) > cfg.sample {
+        core::SAMPLED_OUT.fetch_add(1, Relaxed);
+        return Ok(());
+    }
+    let status = status.filter(|v| !v.is_none());
+    let build_items = || -> PyResult<Vec<(StrBytes<'py>, Bound<'py, PyAny>)>> {
+        let mut items: Vec<(StrBytes<'py>, Bound<'py, PyAny>)> = Vec::with_capacity(8);
+        if let Some(a) = attrs.as_ref().filter(|a| !a.is_none()) {
+            match a.cast::<PyDict>() {
+                Ok(d) => {
+                    for (k, v) in d.iter() {
+                        if let Ok(s) = k.cast_exact::<PyString>() {
+                            if let Ok(t) = s.to_str() {
+                                if kw.iter().any(|(n, val)| val.is_some() && *n == t) {
+                                    continue;
+                                }
+                            }
+                        }
+                        items.push((key_text(&k)?, v));
+                    }
+                }
+                Err(_) => jsonw::bad(jsonw::B_OBJECT),
+            }
+        }
+        for (name, v) in kw {
+            if let Some(v) = v {
+                items.push((StrBytes::Borrowed(name.as_bytes()), v.clone()));
+            }
+        }
+        Ok(items)
+    };
+    core::with_scratch(|buf| -> PyResult<()> {
+        let mut res = {
+            let items = build_items()?;
+            let mut e = Enc::new(buf);
+            write_line(&mut e, cfg, &trace, span, parent_id.as_ref(), op, start, end, status.as_ref(), Some(items), false)
+        };
+        let too_big = match &res {
+            Err(err) if err.is_instance_of::<EncodeTooLarge>(py) => true,
+            Ok(()) => buf.len() > MAX_MESSAGE_BYTES,
+            Err(_) => false,
+        };
+        if too_big {
+            jsonw::bad(jsonw::B_TOO_LARGE);
+            buf.clear();
+            let mut e = Enc::new(buf);
+            res = write_line(&mut e, cfg, &trace, span, parent_id.as_ref(), op, start, end, status.as_ref(), None, true);
+            if res.is_ok() && buf.len() > MAX_MESSAGE_BYTES {
+                return Err(EncodeTooLarge::new_err("span over the message limit"));
+            }
+        }
+        res?;
+        if let Push::Sealed = core::push(buf, cfg) {
+            if core::NEED_WRITER.load(Relaxed) {
+                if let Some(cb) = &cfg.on_fork {
+                    let _ = cb.bind(py).call0();
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `mist.emit_span(operation, start_ns, end_ns, *, ...)` — the low-level hot path. Returns the span id.
+#[pyfunction]
+#[pyo3(signature = (operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None, model=None, provider=None, tokens_in=None, tokens_out=None, cost_usd=None, attrs=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn emit_span<'py>(
+    py: Python<'py>,
+    operation: &Bound<'py, PyAny>,
+    start_ns: &Bound<'py, PyAny>,
+    end_ns: &Bound<'py, PyAny>,
+    trace_id: Option<Bound<'py, PyAny>>,
+    span_id: Option<Bound<'py, PyAny>>,
+    parent_id: Option<Bound<'py, PyAny>>,
+    status: Option<Bound<'py, PyAny>>,
+    model: Option<Bound<'py, PyAny>>,
+    provider: Option<Bound<'py, PyAny>>,
+    tokens_in: Option<Bound<'py, PyAny>>,
+    tokens_out: Option<Bound<'py, PyAny>>,
+    cost_usd: Option<Bound<'py, PyAny>>,
+    attrs: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let nn = |v: Option<Bound<'py, PyAny>>| v.filter(|v| !v.is_none());
+    let kw = [
+        ("cost_usd", nn(cost_usd)),
+        ("model", nn(model)),
+        ("provider", nn(provider)),
+        ("tokens_in", nn(tokens_in)),
+        ("tokens_out", nn(tokens_out)),
+    ];
+    emit_impl(py, operation, start_ns, end_ns, trace_id, span_id, parent_id, status, &kw, attrs)
+}
+
+/// Positional twin of `emit_span` for the span context manager: ids given, attrs a dict or None.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn emit<'py>(
+    py: Python<'py>,
+    operation: &Bound<'py, PyAny>,
+    start_ns: &Bound<'py, PyAny>,
+    end_ns: &Bound<'py, PyAny>,
+    trace_id: Option<Bound<'py, PyAny>>,
+    span_id: Option<Bound<'py, PyAny>>,
+    parent_id: Option<Bound<'py, PyAny>>,
+    status: Option<Bound<'py, PyAny>>,
+    attrs: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    emit_impl(py, operation, start_ns, end_ns, trace_id, span_id, parent_id, status, &[], attrs)
+}

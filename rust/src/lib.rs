@@ -1,0 +1,167 @@
+//! `mist._native`: the hot path of mist-trace — canonical MTTP encoding and span buffering.
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+
+mod core;
+mod emit;
+mod generated;
+mod ids;
+mod jsonw;
+
+use jsonw::Enc;
+
+/// Canonical bytes of one envelope dict (no newline).
+#[pyfunction]
+fn encode(py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyBytes>> {
+    let mut buf = Vec::with_capacity(512);
+    let mut e = Enc::new(&mut buf);
+    generated::encode_envelope(&mut e, message)?;
+    Ok(PyBytes::new(py, &buf).unbind())
+}
+
+/// Canonical bytes of any JSON-able value (free-form objects sorted).
+#[pyfunction]
+fn encode_value(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyBytes>> {
+    let mut buf = Vec::with_capacity(256);
+    Enc::new(&mut buf).value(value, 0)?;
+    Ok(PyBytes::new(py, &buf).unbind())
+}
+
+/// Canonical bytes of a payload dict of a known type.
+#[pyfunction]
+fn encode_payload(py: Python<'_>, mtype: &str, payload: &Bound<'_, PyDict>) -> PyResult<Py<PyBytes>> {
+    let mut buf = Vec::with_capacity(256);
+    let mut e = Enc::new(&mut buf);
+    match generated::payload_encoder(mtype) {
+        Some(f) => f(&mut e, payload)?,
+        None => e.value(payload.as_any(), 0)?,
+    }
+    Ok(PyBytes::new(py, &buf).unbind())
+}
+
+#[pyfunction]
+fn new_span_id(py: Python<'_>) -> Bound<'_, PyString> {
+    let b = ids::span_id();
+    PyString::new(py, unsafe { std::str::from_utf8_unchecked(&b) })
+}
+
+#[pyfunction]
+fn new_trace_id(py: Python<'_>) -> Bound<'_, PyString> {
+    let b = ids::id128();
+    PyString::new(py, unsafe { std::str::from_utf8_unchecked(&b) })
+}
+
+#[pyfunction]
+fn now_ns() -> i64 {
+    ids::now_ns()
+}
+
+/// Configure the buffer. `source` is the emitting service name.
+#[pyfunction]
+#[pyo3(signature = (source, batch_bytes, max_buffer_bytes, sample=1.0, context=None, on_fork=None))]
+fn configure(
+    source: &Bound<'_, PyString>,
+    batch_bytes: usize,
+    max_buffer_bytes: usize,
+    sample: f64,
+    context: Option<Py<PyAny>>,
+    on_fork: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    let mut src = Vec::new();
+    Enc::new(&mut src).pystr(source)?;
+    let sample = if sample >= 1.0 { u64::MAX } else if sample <= 0.0 { 0 } else { (sample * u64::MAX as f64) as u64 };
+    core::set_config(core::Config { source: src, batch_bytes, max_bytes: max_buffer_bytes, sample, context, on_fork });
+    Ok(())
+}
+
+/// Seal the open batch and return the sequence number of the last batch queued.
+#[pyfunction]
+fn seal() -> u64 {
+    core::seal()
+}
+
+/// Wait (GIL released) up to `timeout` seconds for the next batch: `(seq, bytes)` or None.
+#[pyfunction]
+fn take(py: Python<'_>, timeout: f64) -> Option<(u64, Py<PyBytes>)> {
+    let d = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+    let got = py.detach(|| core::take(d));
+    got.map(|(seq, v)| {
+        let b = PyBytes::new(py, &v).unbind();
+        core::recycle(v);
+        (seq, b)
+    })
+}
+
+/// Queue one already-encoded line (an alert or eval result); False when the buffer is full.
+#[pyfunction]
+fn push_line(line: &[u8]) -> bool {
+    match core::config() {
+        Some(cfg) => !matches!(core::push(line, &cfg), core::Push::Full),
+        None => false,
+    }
+}
+
+/// Wake a writer blocked in `take`.
+#[pyfunction]
+fn wake() {
+    core::wake()
+}
+
+/// Counters of the native buffer.
+#[pyfunction]
+fn stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let d = PyDict::new(py);
+    let (queued, batches, seq) = core::pending();
+    d.set_item("emitted", core::EMITTED.load(Relaxed))?;
+    d.set_item("bytes", core::BYTES.load(Relaxed))?;
+    d.set_item("dropped_buffer_full", core::DROPPED_FULL.load(Relaxed))?;
+    d.set_item("dropped_encode_error", core::DROPPED_ERROR.load(Relaxed))?;
+    d.set_item("sampled_out", core::SAMPLED_OUT.load(Relaxed))?;
+    d.set_item("queued_bytes", queued)?;
+    d.set_item("queued_batches", batches)?;
+    d.set_item("batches", seq)?;
+    let bad = PyDict::new(py);
+    for (i, name) in jsonw::BAD_NAMES.iter().enumerate() {
+        let n = jsonw::BAD[i].load(Relaxed);
+        if n > 0 {
+            bad.set_item(name, n)?;
+        }
+    }
+    d.set_item("bad_values", bad)?;
+    Ok(d)
+}
+
+/// True once, in a forked child that has no writer yet.
+#[pyfunction]
+fn need_writer() -> bool {
+    core::NEED_WRITER.swap(false, std::sync::atomic::Ordering::AcqRel)
+}
+
+#[pymodule(gil_used = true)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    ids::reseed();
+    core::install_fork_handler();
+    m.add_function(wrap_pyfunction!(encode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_value, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(emit::emit_span, m)?)?;
+    m.add_function(wrap_pyfunction!(emit::emit, m)?)?;
+    m.add_function(wrap_pyfunction!(new_span_id, m)?)?;
+    m.add_function(wrap_pyfunction!(new_trace_id, m)?)?;
+    m.add_function(wrap_pyfunction!(now_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(configure, m)?)?;
+    m.add_function(wrap_pyfunction!(seal, m)?)?;
+    m.add_function(wrap_pyfunction!(take, m)?)?;
+    m.add_function(wrap_pyfunction!(wake, m)?)?;
+    m.add_function(wrap_pyfunction!(push_line, m)?)?;
+    m.add_function(wrap_pyfunction!(stats, m)?)?;
+    m.add_function(wrap_pyfunction!(need_writer, m)?)?;
+    m.add("EncodeTooLarge", m.py().get_type::<jsonw::EncodeTooLarge>())?;
+    m.add("MAX_STRING_CHARS", jsonw::MAX_STRING_CHARS)?;
+    m.add("MAX_DEPTH", jsonw::MAX_DEPTH)?;
+    m.add("MAX_MESSAGE_BYTES", emit::MAX_MESSAGE_BYTES)?;
+    Ok(())
+}
