@@ -124,7 +124,8 @@ def seal() -> int:
         return _seq
 
 
-def take(timeout: float) -> Optional[Tuple[int, bytes]]:
+def take(timeout: float, max_bytes: int = 4 << 20) -> Optional[Tuple[int, bytes]]:
+    """Every queued batch up to ``max_bytes`` at once (at least one)."""
     global _queued
     with _lock:
         if not _ready:
@@ -134,8 +135,13 @@ def take(timeout: float) -> Optional[Tuple[int, bytes]]:
         if not _ready:
             return None
         seq, batch = _ready.popleft()
-        _queued -= len(batch)
-        return seq, batch
+        parts, size = [batch], len(batch)
+        while _ready and size + len(_ready[0][1]) <= max_bytes:
+            seq, nxt = _ready.popleft()
+            parts.append(nxt)
+            size += len(nxt)
+        _queued -= size
+        return seq, (batch if len(parts) == 1 else b"".join(parts))
 
 
 def wake() -> None:

@@ -128,6 +128,8 @@ def configure(
         core.configure(src, bb, mb, float(sm), _current_ctx, _on_fork_detected)
         writer.interval = float(fi)
         writer.sinks = sinks
+        if not disabled:
+            writer.restart()
         for s in old:
             if s not in sinks:
                 writer.close_sinks([s], 2.0)
@@ -237,7 +239,7 @@ def shutdown(timeout: float = 5.0) -> None:
 def stats() -> Dict[str, Any]:
     """Counters: emitted, written, dropped (by reason), retries, bytes, queued, per sink."""
     c = core.stats()
-    w = writer.counters
+    w = writer.snapshot()
     dropped: Dict[str, int] = {}
     if c["dropped_buffer_full"]:
         dropped["buffer_full"] = c["dropped_buffer_full"]

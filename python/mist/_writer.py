@@ -23,10 +23,48 @@ class Writer:
         self._thread: "threading.Thread | None" = None
         self._stop = False
         self._start_lock = threading.Lock()
+        self._native_fds: "List[int] | None" = None  # set while the native (GIL-free) writer runs
         self.counters: Dict[str, Any] = {"written": 0, "batches_written": 0, "dropped": {}, "sinks": {}}
 
     # ---- lifecycle ----
+    def _fds(self) -> "List[int] | None":
+        """Raw descriptors of every sink, when all of them are plain fds (files, null)."""
+        if not hasattr(self._core, "start_fd_writer") or not self.sinks:
+            return None
+        fds = []
+        for sink in self.sinks:
+            get = getattr(sink, "native_fd", None)
+            if get is None:
+                return None
+            try:
+                fds.append(int(get()))
+            except OSError:
+                return None
+        return fds
+
+    def restart(self, timeout: float = 2.0) -> None:
+        """Stop whichever writer runs and start the one the current sinks want."""
+        if self._native_fds is not None:
+            self._core.stop_fd_writer()
+            self._native_fds = None
+        t = self._thread
+        if t is not None and t.is_alive():
+            self._stop = True
+            self._core.wake()
+            t.join(timeout)
+        self._thread = None
+        self.ensure_started()
+
     def ensure_started(self) -> None:
+        if self._native_fds is not None:
+            return
+        fds = self._fds()
+        if fds is not None:
+            with self._start_lock:
+                if self._native_fds is None:
+                    self._core.start_fd_writer(fds, self.interval)
+                    self._native_fds = fds
+            return
         t = self._thread
         if t is not None and t.is_alive():
             return
@@ -82,6 +120,8 @@ class Writer:
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + max(0.0, timeout)
         target = self._core.seal()
+        if self._native_fds is not None:
+            return bool(self._core.wait_written(target, max(0.0, timeout)))
         t = self._thread
         if t is None or not t.is_alive() or t is threading.current_thread():
             self._drain_here(target, deadline)
@@ -112,6 +152,10 @@ class Writer:
 
     def stop(self, timeout: float) -> bool:
         ok = self.flush(timeout)
+        if self._native_fds is not None:
+            self._core.stop_fd_writer()
+            self._native_fds = None
+            return ok
         self._stop = True
         self._core.wake()
         t = self._thread
@@ -131,6 +175,7 @@ class Writer:
         self._cond = threading.Condition()
         self._start_lock = threading.Lock()
         self._thread = None
+        self._native_fds = None
         self._done = 0
         self._stop = False
         self.counters = {"written": 0, "batches_written": 0, "dropped": {}, "sinks": {}}
@@ -140,6 +185,16 @@ class Writer:
             except Exception:
                 pass
 
-    @property
-    def pid(self) -> int:
-        return os.getpid()
+    def snapshot(self) -> Dict[str, Any]:
+        """Counters, including the native writer's when it runs."""
+        if self._native_fds is None:
+            return self.counters
+        written, per_fd = self._core.fd_writer_stats()
+        by_fd = {fd: (w, d, e) for fd, w, d, e in per_fd}
+        out: Dict[str, Any] = {"written": written, "batches_written": 0, "dropped": dict(self.counters["dropped"]), "sinks": {}}
+        for sink, fd in zip(self.sinks, self._native_fds):
+            w, d, e = by_fd.get(fd, (0, 0, 0))
+            out["sinks"][sink.url] = {"written": w, "dropped": d, "errors": {"OSError": d} if d else {}}
+            if d:
+                out["dropped"]["sink_error:OSError"] = out["dropped"].get("sink_error:OSError", 0) + d
+        return out

@@ -76,6 +76,7 @@ extern "C" fn atfork_child() {
     SHARED.store(new_shared(), Release);
     crate::ids::reseed();
     NEED_WRITER.store(true, Release);
+    crate::fdwriter::after_fork_child();
     for c in [&EMITTED, &BYTES, &DROPPED_FULL, &DROPPED_ERROR, &SAMPLED_OUT] {
         c.store(0, Relaxed);
     }
@@ -188,8 +189,9 @@ pub fn seal() -> u64 {
     s
 }
 
-/// Wait up to `timeout` for a batch; on timeout, seal what is open (age-based flush).
-pub fn take(timeout: Duration) -> Option<(u64, Vec<u8>)> {
+/// Wait up to `timeout` for a batch; on timeout, seal what is open (age-based flush). Takes every
+/// queued batch up to `max_bytes` at once, so one wake-up (one GIL acquisition) moves a backlog.
+pub fn take(timeout: Duration, max_bytes: usize) -> Option<(u64, Vec<u8>)> {
     let sh = shared();
     let mut g = lock(sh);
     if g.ready.is_empty() {
@@ -199,8 +201,22 @@ pub fn take(timeout: Duration) -> Option<(u64, Vec<u8>)> {
             g.seal();
         }
     }
-    let (seq, v) = g.ready.pop_front()?;
+    let (mut seq, mut v) = g.ready.pop_front()?;
     g.queued -= v.len();
+    while let Some((_, next)) = g.ready.front() {
+        if v.len() + next.len() > max_bytes {
+            break;
+        }
+        let (s2, next) = g.ready.pop_front().unwrap();
+        g.queued -= next.len();
+        v.extend_from_slice(&next);
+        seq = s2;
+        if g.spare.len() < 4 {
+            let mut n = next;
+            n.clear();
+            g.spare.push(n);
+        }
+    }
     Some((seq, v))
 }
 

@@ -6,6 +6,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 
 mod core;
 mod emit;
+mod fdwriter;
 mod generated;
 mod ids;
 mod jsonw;
@@ -84,9 +85,10 @@ fn seal() -> u64 {
 
 /// Wait (GIL released) up to `timeout` seconds for the next batch: `(seq, bytes)` or None.
 #[pyfunction]
-fn take(py: Python<'_>, timeout: f64) -> Option<(u64, Py<PyBytes>)> {
+#[pyo3(signature = (timeout, max_bytes=4 << 20))]
+fn take(py: Python<'_>, timeout: f64, max_bytes: usize) -> Option<(u64, Py<PyBytes>)> {
     let d = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
-    let got = py.detach(|| core::take(d));
+    let got = py.detach(|| core::take(d, max_bytes));
     got.map(|(seq, v)| {
         let b = PyBytes::new(py, &v).unbind();
         core::recycle(v);
@@ -101,6 +103,30 @@ fn push_line(line: &[u8]) -> bool {
         Some(cfg) => !matches!(core::push(line, &cfg), core::Push::Full),
         None => false,
     }
+}
+
+/// Start the native writer over raw file descriptors (-1 discards); replaces any running one.
+#[pyfunction]
+fn start_fd_writer(fds: Vec<i32>, interval: f64) {
+    fdwriter::start(fds, Duration::from_secs_f64(interval.clamp(0.001, 3600.0)));
+}
+
+#[pyfunction]
+fn stop_fd_writer() {
+    fdwriter::stop();
+}
+
+/// Wait with the GIL released until batch `target` is written by the native writer.
+#[pyfunction]
+fn wait_written(py: Python<'_>, target: u64, timeout: f64) -> bool {
+    let d = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+    py.detach(|| fdwriter::wait_done(target, d))
+}
+
+/// Native writer counters: (lines written to every fd, [(fd, written, dropped, errno)]).
+#[pyfunction]
+fn fd_writer_stats() -> (u64, Vec<(i32, u64, u64, i32)>) {
+    (fdwriter::WRITTEN.load(std::sync::atomic::Ordering::Relaxed), fdwriter::per_fd())
 }
 
 /// Wake a writer blocked in `take`.
@@ -157,6 +183,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(take, m)?)?;
     m.add_function(wrap_pyfunction!(wake, m)?)?;
     m.add_function(wrap_pyfunction!(push_line, m)?)?;
+    m.add_function(wrap_pyfunction!(start_fd_writer, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_fd_writer, m)?)?;
+    m.add_function(wrap_pyfunction!(wait_written, m)?)?;
+    m.add_function(wrap_pyfunction!(fd_writer_stats, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(need_writer, m)?)?;
     m.add("EncodeTooLarge", m.py().get_type::<jsonw::EncodeTooLarge>())?;

@@ -20,6 +20,10 @@ class FileSink(Sink):
             self._pid = os.getpid()
         return self._fd
 
+    def native_fd(self) -> int:
+        """The descriptor the native writer writes to (opened now)."""
+        return self._open()
+
     def write(self, batch: bytes) -> None:
         # One write() per batch with O_APPEND: processes sharing the file never interleave lines.
         fd = self._open()

@@ -1,0 +1,100 @@
+//! The native writer: for sinks that are plain file descriptors (files, null), a Rust thread takes
+//! batches and writes them with no GIL at all, so busy application threads never starve it.
+//! It never touches Python (safe during interpreter shutdown); after a fork the child starts anew.
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::{AcqRel, Acquire, Relaxed}};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::core;
+
+static GEN: AtomicU64 = AtomicU64::new(0);
+static DONE: Mutex<u64> = Mutex::new(0);
+static DONE_CV: Condvar = Condvar::new();
+pub static WRITTEN: AtomicU64 = AtomicU64::new(0);
+/// fd → (lines written, lines dropped, last errno)
+static PER_FD: Mutex<Option<HashMap<i32, (u64, u64, i32)>>> = Mutex::new(None);
+
+fn write_all(fd: i32, mut b: &[u8]) -> Result<(), i32> {
+    while !b.is_empty() {
+        let n = unsafe { libc::write(fd, b.as_ptr() as *const libc::c_void, b.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        b = &b[n as usize..];
+    }
+    Ok(())
+}
+
+/// Start a writer for `fds` (-1 = discard); stops any previous one.
+pub fn start(fds: Vec<i32>, interval: Duration) {
+    let gen = GEN.fetch_add(1, AcqRel) + 1;
+    *DONE.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+    core::wake();
+    std::thread::Builder::new()
+        .name("mist-native-writer".into())
+        .spawn(move || {
+            while GEN.load(Acquire) == gen {
+                let Some((seq, batch)) = core::take(interval, 4 << 20) else { continue };
+                let lines = batch.iter().filter(|&&c| c == b'\n').count() as u64;
+                let mut ok = true;
+                for &fd in &fds {
+                    let r = if fd < 0 { Ok(()) } else { write_all(fd, &batch) };
+                    let mut g = PER_FD.lock().unwrap_or_else(|e| e.into_inner());
+                    let e = g.get_or_insert_with(HashMap::new).entry(fd).or_insert((0, 0, 0));
+                    match r {
+                        Ok(()) => e.0 += lines,
+                        Err(errno) => {
+                            ok = false;
+                            e.1 += lines;
+                            e.2 = errno;
+                        }
+                    }
+                }
+                if ok {
+                    WRITTEN.fetch_add(lines, Relaxed);
+                }
+                core::recycle(batch);
+                let mut d = DONE.lock().unwrap_or_else(|e| e.into_inner());
+                if GEN.load(Acquire) == gen {
+                    *d = seq;
+                }
+                DONE_CV.notify_all();
+            }
+        })
+        .ok();
+}
+
+/// Stop the native writer (it exits after its current batch).
+pub fn stop() {
+    GEN.fetch_add(1, AcqRel);
+    core::wake();
+}
+
+/// Wait (caller detaches the GIL) until batch `target` is written; false on timeout.
+pub fn wait_done(target: u64, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut d = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    while *d < target {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        d = DONE_CV.wait_timeout(d, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+    }
+    true
+}
+
+pub fn per_fd() -> Vec<(i32, u64, u64, i32)> {
+    let g = PER_FD.lock().unwrap_or_else(|e| e.into_inner());
+    g.as_ref().map(|m| m.iter().map(|(k, v)| (*k, v.0, v.1, v.2)).collect()).unwrap_or_default()
+}
+
+/// In a forked child: no writer thread survived; forget the parent's progress.
+pub fn after_fork_child() {
+    GEN.fetch_add(1, Relaxed);
+}
