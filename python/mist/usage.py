@@ -1,0 +1,508 @@
+"""Read model, token usage and finish reason from LLM SDK responses, without importing any SDK.
+
+:func:`from_response` accepts the response objects of the ``openai`` and ``anthropic`` packages
+(pydantic models, read by attribute), plain dicts of the same JSON shapes, and Gemini
+``GenerateContentResponse`` objects or dicts. It returns the well-known span attrs (SPEC §2) it could
+determine, with OpenTelemetry GenAI token semantics: ``tokens_in`` *includes* cache reads and
+writes, ``tokens_out`` *includes* reasoning tokens. Shapes:
+
+* OpenAI Chat Completions (and legacy Completions, embeddings): ``usage.prompt_tokens`` (includes
+  ``prompt_tokens_details.cached_tokens`` and ``.cache_write_tokens``), ``usage.completion_tokens`` (includes
+  ``completion_tokens_details.reasoning_tokens``), ``choices[0].finish_reason``. DeepSeek's
+  ``prompt_cache_hit_tokens`` is read as the cache-read count.
+* OpenAI Responses API: ``usage.input_tokens`` / ``input_tokens_details.cached_tokens`` and
+  ``.cache_write_tokens``,
+  ``usage.output_tokens`` / ``output_tokens_details.reasoning_tokens``, finish reason from
+  ``status`` (``incomplete_details.reason`` when incomplete).
+* Anthropic Messages: ``usage.input_tokens`` *excludes* ``cache_read_input_tokens`` and
+  ``cache_creation_input_tokens``; they are added to get ``tokens_in``. Finish reason ``stop_reason``.
+* Gemini: ``usage_metadata.prompt_token_count`` (includes ``cached_content_token_count``),
+  ``candidates_token_count`` plus ``thoughts_token_count`` (which it excludes) for ``tokens_out``.
+
+Cache and reasoning counts of zero are left out. ``provider`` is set only when the response shape
+names it (Anthropic, Gemini, OpenAI Responses, DeepSeek and Groq markers); callers that know the
+client fill it in otherwise.
+
+The stream accumulators :class:`OpenAIStreamUsage` and :class:`AnthropicStreamUsage` are fed every
+streamed event and give the same attrs when the stream ends, plus the streamed output text (capped).
+Nothing here raises on unexpected input: unknown objects give ``{}``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
+
+__all__ = [
+    "from_response",
+    "OpenAIStreamUsage",
+    "AnthropicStreamUsage",
+    "TRUNCATION_MARKER",
+    "truncation_marker",
+]
+
+#: Appended to text cut at a size cap; ``{n}`` is the number of characters left out.
+TRUNCATION_MARKER = "…[truncated {n} chars]"
+
+_DEFAULT_TEXT_CAP = 65536
+
+
+def truncation_marker(n: int) -> str:
+    """The visible marker for ``n`` characters cut from a captured value."""
+    return TRUNCATION_MARKER.format(n=n)
+
+
+def _get(obj: Any, name: str) -> Any:
+    """``obj[name]`` for mappings, ``obj.name`` otherwise; None when absent or failing."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        try:
+            return obj.get(name)
+        except Exception:
+            return None
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
+def _int(value: Any) -> Optional[int]:
+    """A non-negative int from an int or integral float; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _str(value: Any) -> Optional[str]:
+    if isinstance(value, str):
+        return value or None
+    # SDK enums (e.g. google-genai FinishReason) carry their wire value in .value or .name.
+    inner = _get(value, "value")
+    if isinstance(inner, str) and inner:
+        return inner
+    return None
+
+
+def _first(seq: Any) -> Any:
+    if isinstance(seq, (list, tuple)) and seq:
+        return seq[0]
+    return None
+
+
+def _put_positive(attrs: Dict[str, Any], key: str, value: Optional[int]) -> None:
+    if value:
+        attrs[key] = value
+
+
+# ---------------------------------------------------------------------- usage blocks
+
+
+def _openai_chat_usage(usage: Any, attrs: Dict[str, Any]) -> bool:
+    prompt = _int(_get(usage, "prompt_tokens"))
+    completion = _int(_get(usage, "completion_tokens"))
+    if prompt is None and completion is None:
+        return False
+    if prompt is not None:
+        attrs["tokens_in"] = prompt
+    if completion is not None:
+        attrs["tokens_out"] = completion
+    details = _get(usage, "prompt_tokens_details")
+    cached = _int(_get(details, "cached_tokens"))
+    if cached is None:
+        cached = _int(_get(usage, "prompt_cache_hit_tokens"))  # DeepSeek
+    _put_positive(attrs, "tokens_cache_read", cached)
+    _put_positive(attrs, "tokens_cache_write", _int(_get(details, "cache_write_tokens")))
+    reasoning = _int(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens"))
+    _put_positive(attrs, "tokens_reasoning", reasoning)
+    return True
+
+
+def _openai_responses_usage(usage: Any, attrs: Dict[str, Any]) -> bool:
+    inp = _int(_get(usage, "input_tokens"))
+    out = _int(_get(usage, "output_tokens"))
+    if inp is None and out is None:
+        return False
+    if inp is not None:
+        attrs["tokens_in"] = inp
+    if out is not None:
+        attrs["tokens_out"] = out
+    details = _get(usage, "input_tokens_details")
+    _put_positive(attrs, "tokens_cache_read", _int(_get(details, "cached_tokens")))
+    _put_positive(attrs, "tokens_cache_write", _int(_get(details, "cache_write_tokens")))
+    _put_positive(attrs, "tokens_reasoning", _int(_get(_get(usage, "output_tokens_details"), "reasoning_tokens")))
+    return True
+
+
+def _anthropic_usage(usage: Any, attrs: Dict[str, Any]) -> bool:
+    inp = _int(_get(usage, "input_tokens"))
+    out = _int(_get(usage, "output_tokens"))
+    read = _int(_get(usage, "cache_read_input_tokens")) or 0
+    write = _int(_get(usage, "cache_creation_input_tokens")) or 0
+    if inp is None and out is None and not read and not write:
+        return False
+    if inp is not None or read or write:
+        attrs["tokens_in"] = (inp or 0) + read + write
+    if out is not None:
+        attrs["tokens_out"] = out
+    _put_positive(attrs, "tokens_cache_read", read)
+    _put_positive(attrs, "tokens_cache_write", write)
+    return True
+
+
+def _gemini_usage(meta: Any, attrs: Dict[str, Any]) -> bool:
+    prompt = _int(_get(meta, "prompt_token_count"))
+    if prompt is None:
+        prompt = _int(_get(meta, "promptTokenCount"))
+    cand = _int(_get(meta, "candidates_token_count"))
+    if cand is None:
+        cand = _int(_get(meta, "candidatesTokenCount"))
+    thoughts = _int(_get(meta, "thoughts_token_count"))
+    if thoughts is None:
+        thoughts = _int(_get(meta, "thoughtsTokenCount"))
+    cached = _int(_get(meta, "cached_content_token_count"))
+    if cached is None:
+        cached = _int(_get(meta, "cachedContentTokenCount"))
+    if prompt is None and cand is None and thoughts is None:
+        return False
+    if prompt is not None:
+        attrs["tokens_in"] = prompt
+    if cand is not None or thoughts is not None:
+        attrs["tokens_out"] = (cand or 0) + (thoughts or 0)
+    _put_positive(attrs, "tokens_cache_read", cached)
+    _put_positive(attrs, "tokens_reasoning", thoughts)
+    return True
+
+
+# ---------------------------------------------------------------------- whole responses
+
+
+def _is_anthropic_message(obj: Any, usage: Any) -> bool:
+    if _get(obj, "type") == "message":
+        return True
+    if _get(obj, "stop_reason") is not None:
+        return True
+    return _get(usage, "cache_read_input_tokens") is not None or _get(usage, "cache_creation_input_tokens") is not None
+
+
+def _is_responses_api(obj: Any, usage: Any) -> bool:
+    if _get(obj, "object") == "response":
+        return True
+    return _get(usage, "input_tokens_details") is not None or _get(usage, "output_tokens_details") is not None
+
+
+def _chat_provider_markers(obj: Any, usage: Any, attrs: Dict[str, Any]) -> None:
+    if _get(usage, "prompt_cache_hit_tokens") is not None or _get(usage, "prompt_cache_miss_tokens") is not None:
+        attrs["provider"] = "deepseek"
+    elif _get(obj, "x_groq") is not None:
+        attrs["provider"] = "groq"
+
+
+def _responses_finish(obj: Any) -> Optional[str]:
+    status = _str(_get(obj, "status"))
+    if status == "incomplete":
+        reason = _str(_get(_get(obj, "incomplete_details"), "reason"))
+        return reason or status
+    return status
+
+
+def from_response(obj: Any) -> Dict[str, Any]:
+    """Well-known span attrs read from one LLM response (object or dict); ``{}`` when unrecognised.
+
+    Keys, each present only when known: ``model``, ``provider``, ``tokens_in``, ``tokens_out``,
+    ``tokens_cache_read``, ``tokens_cache_write``, ``tokens_reasoning``, ``finish_reason``. A bare
+    usage block (``response.usage``) is accepted too. Never raises.
+    """
+    try:
+        return _from_response(obj)
+    except Exception:
+        return {}
+
+
+def _from_response(obj: Any) -> Dict[str, Any]:
+    attrs: Dict[str, Any] = {}
+    if obj is None or isinstance(obj, (str, bytes, int, float, bool, list, tuple)):
+        return attrs
+    model = _str(_get(obj, "model"))
+    usage = _get(obj, "usage")
+
+    meta = _get(obj, "usage_metadata")
+    if meta is None:
+        meta = _get(obj, "usageMetadata")
+    if meta is not None:  # Gemini
+        version = _str(_get(obj, "model_version")) or _str(_get(obj, "modelVersion"))
+        if version or model:
+            attrs["model"] = version or model
+        attrs["provider"] = "gcp.gemini"
+        _gemini_usage(meta, attrs)
+        cand = _first(_get(obj, "candidates"))
+        finish = _str(_get(cand, "finish_reason")) or _str(_get(cand, "finishReason"))
+        if finish:
+            attrs["finish_reason"] = finish
+        return attrs
+
+    kind = _get(obj, "object")
+    if usage is None and kind != "response" and _get(obj, "type") != "message":
+        # A bare usage block, e.g. from_response(response.usage).
+        if _get(obj, "prompt_tokens") is not None or _get(obj, "completion_tokens") is not None:
+            _openai_chat_usage(obj, attrs)
+        elif _get(obj, "input_tokens") is not None or _get(obj, "output_tokens") is not None:
+            if _is_anthropic_message(None, obj):
+                _anthropic_usage(obj, attrs)
+            else:
+                _openai_responses_usage(obj, attrs)
+        if model:
+            attrs["model"] = model
+        finish = _finish_from_choices(obj) or _str(_get(obj, "stop_reason"))
+        if finish:
+            attrs["finish_reason"] = finish
+        return attrs
+
+    if model:
+        attrs["model"] = model
+    if _get(usage, "prompt_tokens") is not None or _get(usage, "completion_tokens") is not None:
+        _openai_chat_usage(usage, attrs)
+        _chat_provider_markers(obj, usage, attrs)
+        finish = _finish_from_choices(obj)
+        if finish:
+            attrs["finish_reason"] = finish
+    elif kind != "response" and _is_anthropic_message(obj, usage):
+        _anthropic_usage(usage, attrs)
+        attrs["provider"] = "anthropic"
+        finish = _str(_get(obj, "stop_reason"))
+        if finish:
+            attrs["finish_reason"] = finish
+    elif _is_responses_api(obj, usage):
+        _openai_responses_usage(usage, attrs)
+        attrs["provider"] = "openai"
+        finish = _responses_finish(obj)
+        if finish:
+            attrs["finish_reason"] = finish
+    else:
+        # input_tokens/output_tokens without any marker: inclusive semantics, as OpenTelemetry.
+        _openai_responses_usage(usage, attrs)
+        finish = _finish_from_choices(obj) or _str(_get(obj, "stop_reason")) or _str(_get(obj, "finish_reason"))
+        if finish:
+            attrs["finish_reason"] = finish
+    return attrs
+
+
+def _finish_from_choices(obj: Any) -> Optional[str]:
+    return _str(_get(_first(_get(obj, "choices")), "finish_reason"))
+
+
+# ---------------------------------------------------------------------- streaming
+
+
+class _TextBuffer:
+    """Streamed text kept up to ``cap`` characters; the rest is only counted."""
+
+    __slots__ = ("cap", "parts", "kept", "dropped")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(0, int(cap))
+        self.parts: List[str] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def add(self, piece: Any) -> None:
+        if not isinstance(piece, str) or not piece:
+            return
+        room = self.cap - self.kept
+        if room >= len(piece):
+            self.parts.append(piece)
+            self.kept += len(piece)
+        else:
+            if room > 0:
+                self.parts.append(piece[:room])
+                self.kept += room
+            self.dropped += len(piece) - max(room, 0)
+
+    def text(self) -> str:
+        joined = "".join(self.parts)
+        if len(self.parts) > 1:
+            self.parts = [joined]
+        if self.dropped:
+            return joined + truncation_marker(self.dropped)
+        return joined
+
+
+class _StreamBase:
+    def __init__(self, max_text_chars: int = _DEFAULT_TEXT_CAP) -> None:
+        self._attrs: Dict[str, Any] = {}
+        self._text = _TextBuffer(max_text_chars)
+        self.events = 0
+
+    def attrs(self) -> Dict[str, Any]:
+        """Well-known span attrs gathered so far (same keys as :func:`from_response`)."""
+        return dict(self._attrs)
+
+    @property
+    def text(self) -> str:
+        """Streamed output text; past ``max_text_chars`` it ends with ``…[truncated N chars]``."""
+        return self._text.text()
+
+    @property
+    def text_chars(self) -> int:
+        """Characters of output text streamed in total (kept and dropped)."""
+        return self._text.kept + self._text.dropped
+
+    def _merge_usage_attrs(self, found: Mapping[str, Any]) -> None:
+        for key, value in found.items():
+            if value is not None:
+                self._attrs[key] = value
+
+
+class OpenAIStreamUsage(_StreamBase):
+    """Accumulates usage, model, finish reason and text from an OpenAI stream.
+
+    Feed it every event of a Chat Completions stream (``ChatCompletionChunk`` objects or dicts; usage
+    arrives in the final chunk with empty ``choices`` when ``stream_options={"include_usage": True}``),
+    a Responses API stream (``response.output_text.delta``, ``response.completed`` … events), or the
+    SDK stream helpers' events (``chunk`` events are unwrapped). Anything else is ignored.
+    """
+
+    def feed(self, event: Any) -> None:
+        """Take one streamed event into account; never raises."""
+        try:
+            self.events += 1
+            self._feed(event)
+        except Exception:
+            pass
+
+    def _feed(self, event: Any) -> None:
+        etype = _get(event, "type")
+        if isinstance(etype, str):
+            if etype == "chunk":  # openai.lib.streaming.chat ChunkEvent
+                self._feed_chunk(_get(event, "chunk"))
+                return
+            if etype.startswith("response."):
+                self._feed_responses_event(etype, event)
+                return
+            if _get(event, "choices") is None:
+                return  # content.delta and other helper events repeat what chunks carry
+        self._feed_chunk(event)
+
+    def _feed_chunk(self, chunk: Any) -> None:
+        if chunk is None:
+            return
+        model = _str(_get(chunk, "model"))
+        if model and "model" not in self._attrs:
+            self._attrs["model"] = model
+        choices = _get(chunk, "choices")
+        if isinstance(choices, (list, tuple)):
+            for choice in choices:
+                index = _get(choice, "index")
+                if index not in (None, 0):
+                    continue  # text and finish reason of the first choice, as from_response
+                delta = _get(choice, "delta")
+                self._text.add(_get(delta, "content"))
+                if delta is None:
+                    self._text.add(_get(choice, "text"))  # legacy completions stream
+                finish = _str(_get(choice, "finish_reason"))
+                if finish:
+                    self._attrs["finish_reason"] = finish
+        usage = _get(chunk, "usage")
+        if usage is None:
+            usage = _get(_get(chunk, "x_groq"), "usage")
+            if usage is not None:
+                self._attrs["provider"] = "groq"
+        if usage is not None:
+            found: Dict[str, Any] = {}
+            if _openai_chat_usage(usage, found):
+                if _get(usage, "prompt_cache_hit_tokens") is not None:
+                    found["provider"] = "deepseek"
+                self._merge_usage_attrs(found)
+
+    def _feed_responses_event(self, etype: str, event: Any) -> None:
+        if etype == "response.output_text.delta":
+            self._text.add(_get(event, "delta"))
+            return
+        response = _get(event, "response")
+        if response is None:
+            return
+        found = from_response(response)
+        if etype in ("response.created", "response.in_progress"):
+            found = {k: v for k, v in found.items() if k in ("model", "provider")}
+        elif etype == "response.failed" and "finish_reason" not in found:
+            found["finish_reason"] = "failed"
+        self._merge_usage_attrs(found)
+
+
+class AnthropicStreamUsage(_StreamBase):
+    """Accumulates usage, model, stop reason and text from an Anthropic Messages stream.
+
+    ``message_start`` carries the model and input usage (cache reads and writes included),
+    ``message_delta`` the output token count and ``stop_reason`` (counts are cumulative, so the last
+    one wins), ``content_block_delta`` text deltas. Iterating the SDK's ``MessageStream`` works too:
+    its ``message_stop`` carries the final ``message`` snapshot, and its derived ``text`` events
+    (duplicates of the raw deltas) are skipped. Anything else is ignored.
+    """
+
+    def __init__(self, max_text_chars: int = _DEFAULT_TEXT_CAP) -> None:
+        super().__init__(max_text_chars)
+        self._attrs["provider"] = "anthropic"
+        self._input = 0
+        self._cache_read = 0
+        self._cache_write = 0
+        self._have_input = False
+
+    def feed(self, event: Any) -> None:
+        """Take one streamed event into account; never raises."""
+        try:
+            self.events += 1
+            self._feed(event)
+        except Exception:
+            pass
+
+    def _usage_in(self, usage: Any) -> None:
+        inp = _int(_get(usage, "input_tokens"))
+        read = _int(_get(usage, "cache_read_input_tokens"))
+        write = _int(_get(usage, "cache_creation_input_tokens"))
+        if inp is not None:
+            self._input = inp
+            self._have_input = True
+        if read is not None:
+            self._cache_read = read
+            self._have_input = True
+        if write is not None:
+            self._cache_write = write
+            self._have_input = True
+        if self._have_input:
+            self._attrs["tokens_in"] = self._input + self._cache_read + self._cache_write
+            if self._cache_read:
+                self._attrs["tokens_cache_read"] = self._cache_read
+            if self._cache_write:
+                self._attrs["tokens_cache_write"] = self._cache_write
+        out = _int(_get(usage, "output_tokens"))
+        if out is not None:
+            self._attrs["tokens_out"] = out
+
+    def _feed(self, event: Any) -> None:
+        etype = _get(event, "type")
+        if etype == "message_start":
+            message = _get(event, "message")
+            model = _str(_get(message, "model"))
+            if model:
+                self._attrs["model"] = model
+            self._usage_in(_get(message, "usage"))
+        elif etype == "content_block_delta":
+            delta = _get(event, "delta")
+            if _get(delta, "type") in (None, "text_delta"):
+                self._text.add(_get(delta, "text"))
+        elif etype == "message_delta":
+            self._usage_in(_get(event, "usage"))
+            finish = _str(_get(_get(event, "delta"), "stop_reason"))
+            if finish:
+                self._attrs["finish_reason"] = finish
+        elif etype == "message_stop":
+            message = _get(event, "message")
+            if message is not None:  # MessageStream's final snapshot: authoritative
+                found = from_response(message)
+                self._merge_usage_attrs(found)
+        elif etype == "message":
+            self._merge_usage_attrs(from_response(event))
+        # "text", "thinking", "input_json", "citation" helper events repeat the raw
+        # content_block_delta that MessageStream yields just before them: ignored.
