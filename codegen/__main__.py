@@ -5,11 +5,13 @@ import argparse
 import difflib
 import sys
 
-from . import model, python_out, rust_out
+from . import model, python_out, rust_out, validator_py, validator_rust
 
 TARGETS = {
     "python/mist/_generated.py": python_out.generate,
     "rust/src/generated.rs": rust_out.generate,
+    "python/mist/_validate_gen.py": validator_py.generate,
+    "rust/src/validate_gen.rs": validator_rust.generate,
 }
 
 

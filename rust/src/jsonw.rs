@@ -506,3 +506,41 @@ pub fn key_text<'py>(k: &Bound<'py, PyAny>) -> PyResult<StrBytes<'py>> {
         Err(_) => Ok(StrBytes::Owned(b"<unprintable key>".to_vec())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(x: f64) -> String {
+        let mut b = Vec::new();
+        write_f64(&mut b, x);
+        String::from_utf8(b).unwrap()
+    }
+
+    fn s(x: &[u8]) -> String {
+        let mut b = Vec::new();
+        write_str_bytes(&mut b, x);
+        String::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn floats_use_go_layout() {
+        for (x, want) in [
+            (0.1, "0.1"), (1e-5, "0.00001"), (1e-6, "0.000001"), (1e-7, "1e-7"), (1e21, "1e+21"),
+            (1e20, "100000000000000000000"), (3.0, "3"), (-0.0, "-0"), (1.5e22, "1.5e+22"), (5e-324, "5e-324"),
+            (0.0000012, "0.0000012"), (123456789.125, "123456789.125"), (-2.5e-7, "-2.5e-7"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"), (f64::NAN, "null"), (f64::INFINITY, "null"),
+        ] {
+            assert_eq!(f(x), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn strings_escape_like_go() {
+        assert_eq!(s(b"<a&b>"), r#""\u003ca\u0026b\u003e""#);
+        assert_eq!(s("\u{2028}x\u{2029}".as_bytes()), r#""\u2028x\u2029""#);
+        assert_eq!(s(b"\x08\x0c\n\r\t\x01\x1f\"\\"), r#""\b\f\n\r\t\u0001\u001f\"\\""#);
+        assert_eq!(s(&[b'a', 0xED, 0xA0, 0x80, b'b']), r#""a\ufffdb""#); // a lone surrogate
+        assert_eq!(s("é日本😀".as_bytes()), "\"é日本😀\"");
+    }
+}

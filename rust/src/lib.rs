@@ -10,6 +10,7 @@ mod fdwriter;
 mod generated;
 mod ids;
 mod jsonw;
+mod validate;
 
 use jsonw::Enc;
 
@@ -189,6 +190,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fd_writer_stats, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(need_writer, m)?)?;
+    validate::register(m)?;
     m.add("EncodeTooLarge", m.py().get_type::<jsonw::EncodeTooLarge>())?;
     m.add("MAX_STRING_CHARS", jsonw::MAX_STRING_CHARS)?;
     m.add("MAX_DEPTH", jsonw::MAX_DEPTH)?;

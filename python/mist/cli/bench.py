@@ -1,0 +1,233 @@
+"""``mist bench``: what tracing costs per call on this machine, next to the peers a user would
+compare with, all measured in one run (ratios, not absolute promises)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+HELP = "measure trace overhead on this machine (native, pure Python, and installed peers)"
+DESCRIPTION = HELP + ".\n\nEvery row is measured in this run; ratios compare rows of the same run."
+EPILOG = "examples:\n  mist bench\n  mist bench --quick\n  mist bench --format json > bench.json"
+
+ATTRS = dict(model="gpt-4o-mini", provider="openai", tokens_in=812, tokens_out=64, cost_usd=0.0001602)
+
+
+def add_arguments(p: Any) -> None:
+    p.add_argument("--quick", action="store_true", help="a short smoke run (CI)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    import argparse
+
+    p.add_argument("--_worker", help=argparse.SUPPRESS, default=None)
+
+
+def _best(fn: Callable[[int], None], n: int, repeats: int) -> float:
+    """Best-of-`repeats` ns per call of a loop of `n`."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter_ns()
+        fn(n)
+        best = min(best, (time.perf_counter_ns() - t) / n)
+    return best
+
+
+def _emit_loop(emit: Callable[..., Any]) -> Callable[[int], None]:
+    tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+    def run(n: int) -> None:
+        for i in range(n):
+            emit("chat", 1700000000000000000, 1700000000500000000, trace_id=tid, parent_id="00f067aa0ba902b7",
+                 model="gpt-4o-mini", provider="openai", tokens_in=812, tokens_out=64, cost_usd=0.0001602,
+                 attrs={"finish_reason": "stop", "step": i})
+    return run
+
+
+def _worker(kind: str, n: int, repeats: int) -> Dict[str, Any]:
+    """Runs inside a fresh interpreter configured by environment (backend, disabled)."""
+    import mist
+
+    out: Dict[str, Any] = {"backend": mist.backend}
+    if kind == "emit":
+        mist.configure("null://")
+        out["emit_ns"] = _best(_emit_loop(mist.emit_span), n, repeats)
+
+        def spans(k: int) -> None:
+            for _ in range(k):
+                with mist.span("chat", model="gpt-4o-mini", provider="openai", tokens_in=812, tokens_out=64,
+                               cost_usd=0.0001602, finish_reason="stop", step=1):
+                    pass
+        out["span_ns"] = _best(spans, max(1, n // 2), repeats)
+        mist.flush()
+    elif kind == "file":
+        import resource
+
+        path = os.path.join(tempfile.mkdtemp(), "bench.jsonl")
+        mist.configure("file://" + path)
+        rss0 = _rss_bytes()
+        t = time.perf_counter()
+        _emit_loop(mist.emit_span)(n)
+        mist.flush(120)
+        el = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        with open(path, "rb") as f:
+            lines = sum(1 for _ in f)
+        os.unlink(path)
+        out.update(spans_per_s=n / el, rss_growth=max(0, peak - rss0), lines=lines, n=n)
+    elif kind == "latency":
+        path = os.path.join(tempfile.mkdtemp(), "lat.jsonl")
+        mist.configure("file://" + path, batch_bytes=16384, flush_interval=0.01)
+        emit = mist.emit_span
+        clock = time.perf_counter_ns
+        lat: List[int] = []
+        tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+        for i in range(n):
+            t0 = clock()
+            emit("chat", 1, 2, trace_id=tid, model="gpt-4o-mini", tokens_in=812, tokens_out=64, attrs={"step": i})
+            lat.append(clock() - t0)
+        mist.flush()
+        lat.sort()
+        out.update(p50=lat[len(lat) // 2], p99=lat[int(len(lat) * 0.99)], p999=lat[int(len(lat) * 0.999)])
+        os.unlink(path)
+    return out
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _sub(kind: str, n: int, repeats: int, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    e = dict(os.environ)
+    e.pop("MIST_PURE_PYTHON", None)
+    e.pop("MIST_DISABLED", None)
+    e.update(env or {})
+    r = subprocess.run([sys.executable, "-m", "mist", "bench", "--_worker", f"{kind}:{n}:{repeats}"],
+                       capture_output=True, text=True, env=e, timeout=600)
+    if r.returncode != 0:
+        return {"error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(r.stdout)
+
+
+def _otel(n: int, repeats: int) -> Dict[str, float]:
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    except ImportError:
+        return {}
+
+    class Null(SpanExporter):
+        def export(self, spans: Any) -> Any:
+            return SpanExportResult.SUCCESS
+
+    tp = TracerProvider()
+    tp.add_span_processor(BatchSpanProcessor(Null()))
+    tracer = tp.get_tracer("bench")
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+             "gen_ai.usage.input_tokens": 812, "gen_ai.usage.output_tokens": 64, "mist.cost_usd": 0.0001602,
+             "gen_ai.response.finish_reasons": ("stop",)}
+
+    def spans(k: int) -> None:
+        for _ in range(k):
+            s = tracer.start_span("chat gpt-4o-mini", attributes=attrs)
+            s.end()
+
+    def cms(k: int) -> None:
+        for _ in range(k):
+            with tracer.start_as_current_span("chat gpt-4o-mini", attributes=attrs):
+                pass
+    out = {"otel_span_ns": _best(spans, n, repeats), "otel_cm_ns": _best(cms, n, repeats)}
+    tp.shutdown()
+    return out
+
+
+def _orjson(n: int, repeats: int) -> Dict[str, float]:
+    try:
+        import orjson
+    except ImportError:
+        return {}
+    import random
+
+    buf = bytearray()
+    source = "bench"
+    bits = random.getrandbits
+
+    def run(k: int) -> None:
+        buf.clear()
+        for i in range(k):
+            d = {"version": "1", "id": "%032x" % bits(128), "source": source, "type": "trace.span",
+                 "timestamp_ns": time.time_ns(),
+                 "payload": {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "%016x" % bits(64),
+                             "parent_id": "00f067aa0ba902b7", "operation": "chat", "start_ns": 1700000000000000000,
+                             "end_ns": 1700000000500000000, "status": "ok",
+                             "attrs": {"cost_usd": 0.0001602, "finish_reason": "stop", "model": "gpt-4o-mini",
+                                       "provider": "openai", "step": i, "tokens_in": 812, "tokens_out": 64}}}
+            buf.extend(orjson.dumps(d, option=orjson.OPT_SORT_KEYS))
+            buf.extend(b"\n")
+    return {"orjson_ns": _best(run, n, repeats)}
+
+
+def measure(quick: bool) -> Dict[str, Any]:
+    n, rep = (20000, 3) if quick else (200000, 5)
+    res: Dict[str, Any] = {"n": n}
+    res["native"] = _sub("emit", n, rep)
+    res["python"] = _sub("emit", max(1000, n // 4), rep, {"MIST_PURE_PYTHON": "1"})
+    res["disabled"] = _sub("emit", n, rep, {"MIST_DISABLED": "1"})
+    res.update(_otel(max(1000, n // 10), rep))
+    res.update(_orjson(n, rep))
+    res["file"] = _sub("file", 100000 if quick else 1000000, 1)
+    res["latency"] = _sub("latency", 50000 if quick else 500000, 1)
+    return res
+
+
+def _fmt_ns(v: Optional[float]) -> str:
+    if v is None:
+        return "—"
+    return f"{v / 1000:.2f} µs" if v >= 1000 else f"{v:.0f} ns"
+
+
+def table(r: Dict[str, Any]) -> str:
+    nat, py, dis = r["native"], r["python"], r["disabled"]
+    otel, otel_cm, oj = r.get("otel_span_ns"), r.get("otel_cm_ns"), r.get("orjson_ns")
+
+    def ratio(a: Optional[float], b: Optional[float]) -> str:
+        return f"{a / b:.1f}×" if a and b else "—"
+    rows = [
+        ("native emit_span (7 attrs)", nat.get("emit_ns"), f"{ratio(otel, nat.get('emit_ns'))} faster than OTel span; {ratio(oj, nat.get('emit_ns'))} vs hand-written orjson"),
+        ("native `with mist.span(...)`", nat.get("span_ns"), f"{ratio(otel_cm, nat.get('span_ns'))} faster than start_as_current_span"),
+        ("pure-Python emit_span", py.get("emit_ns"), f"{ratio(otel, py.get('emit_ns'))} faster than OTel span"),
+        ("pure-Python `with mist.span(...)`", py.get("span_ns"), f"{ratio(otel_cm, py.get('span_ns'))} faster than start_as_current_span"),
+        ("MIST_DISABLED=1 emit_span", dis.get("emit_ns"), ""),
+        ("hand-written dict + orjson.dumps + append", oj, "peer"),
+        ("OpenTelemetry SDK span, 7 attrs, BatchSpanProcessor", otel, "peer"),
+        ("OpenTelemetry start_as_current_span", otel_cm, "peer"),
+    ]
+    out = [f"mist bench — backend rows measured in fresh interpreters, best of several loops ({r['n']:,} calls)", ""]
+    out.append(f"{'what':<52} {'per call':>10}  comparison")
+    out.append("-" * 110)
+    for name, v, cmp_ in rows:
+        out.append(f"{name:<52} {_fmt_ns(v):>10}  {cmp_}")
+    f, lat = r["file"], r["latency"]
+    out.append("")
+    if "spans_per_s" in f:
+        out.append(f"file sink end to end: {f['n']:,} spans in {f['n'] / f['spans_per_s']:.2f} s = {f['spans_per_s']:,.0f} spans/s "
+                   f"(final flush included), {f['lines']:,} lines, peak RSS growth {f['rss_growth'] / 2**20:.1f} MiB")
+    if "p50" in lat:
+        out.append(f"emit latency while the writer flushes continuously: p50 {_fmt_ns(lat['p50'])}, p99 {_fmt_ns(lat['p99'])}, p99.9 {_fmt_ns(lat['p999'])}")
+    return "\n".join(out)
+
+
+def run(args: Any) -> int:
+    if args._worker:
+        kind, n, rep = args._worker.split(":")
+        print(json.dumps(_worker(kind, int(n), int(rep))))
+        return 0
+    r = measure(args.quick)
+    print(json.dumps(r, indent=2) if args.format == "json" else table(r))
+    return 0
