@@ -43,7 +43,7 @@ def generate(schema: dict) -> str:
         "import sys",
         "from typing import Any, Callable, Dict, List, Tuple",
         "",
-        "from ._jsonw import string as _s, value as _v, key_text as _k, sort_key as _sk",
+        "from ._jsonw import fast_string as _fs, string as _s, value as _v, key_text as _k, sort_key as _sk",
         "",
         "if sys.version_info >= (3, 11):  # pragma: no cover",
         "    from typing import NotRequired, TypedDict",
@@ -111,24 +111,25 @@ def generate(schema: dict) -> str:
         L.append(f"    {p.type!r}: {_fn_name(p)},")
     L.append("}")
     L.append("")
-    # the emit fast path: span payload from positional fields in schema order
+    # the emit fast path: span payload from positional fields in schema order, one expression
     args = ", ".join(f.name for f in span.fields)
     L += ["", f"def span_payload({args}) -> str:",
           '    """The trace.span payload from already-checked values: ids are hex str, times int,',
-          '    attrs a dict or None. Field order and omission rules come from the schema."""',
-          "    out: List[str] = []"]
-    for f in span.fields:
-        key = '\'"%s":\'' % f.name
+          '    attrs a dict or None. Field order and omission rules come from the schema."""']
+    parts = []
+    for i, f in enumerate(span.fields):
+        key = ("" if i == 0 else ",") + '"' + f.name + '":'
         if f.omit:
-            L.append(f"    if not _empty({f.name}):")
-            L.append(f"        out.append({key} + _v({f.name}))")
+            parts.append(f"('' if _empty({f.name}) else {key!r} + _v({f.name}))")
         elif f.kind == "string":
-            L.append(f"    out.append({key} + (_s({f.name}) if type({f.name}) is str else _v({f.name})))")
+            fs = "_s" if f.name.endswith("_id") else "_fs"  # unique ids would only churn the cache
+            parts.append(f"{key!r} + ({fs}({f.name}) if type({f.name}) is str else _v({f.name}))")
         else:
-            L.append(f"    out.append({key} + (str({f.name}) if type({f.name}) is int else _v({f.name})))")
-    L.append('    return "{" + ",".join(out) + "}"')
+            parts.append(f"{key!r} + (str({f.name}) if type({f.name}) is int else _v({f.name}))")
+    L.append("    return ('{' + " + "\n            + ".join(parts) + " + '}')")
     L.append("")
     return "\n".join(L)
+
 
 
 def _envelope_lines(env: model.Message) -> List[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Dict, List, Tuple
 
-from ._jsonw import string as _s, value as _v, key_text as _k, sort_key as _sk
+from ._jsonw import fast_string as _fs, string as _s, value as _v, key_text as _k, sort_key as _sk
 
 if sys.version_info >= (3, 11):  # pragma: no cover
     from typing import NotRequired, TypedDict
@@ -242,15 +242,11 @@ PAYLOAD_ENCODERS: Dict[str, Callable[[dict], str]] = {
 def span_payload(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, attrs) -> str:
     """The trace.span payload from already-checked values: ids are hex str, times int,
     attrs a dict or None. Field order and omission rules come from the schema."""
-    out: List[str] = []
-    out.append('"trace_id":' + (_s(trace_id) if type(trace_id) is str else _v(trace_id)))
-    out.append('"span_id":' + (_s(span_id) if type(span_id) is str else _v(span_id)))
-    if not _empty(parent_id):
-        out.append('"parent_id":' + _v(parent_id))
-    out.append('"operation":' + (_s(operation) if type(operation) is str else _v(operation)))
-    out.append('"start_ns":' + (str(start_ns) if type(start_ns) is int else _v(start_ns)))
-    out.append('"end_ns":' + (str(end_ns) if type(end_ns) is int else _v(end_ns)))
-    out.append('"status":' + (_s(status) if type(status) is str else _v(status)))
-    if not _empty(attrs):
-        out.append('"attrs":' + _v(attrs))
-    return "{" + ",".join(out) + "}"
+    return ('{' + '"trace_id":' + (_s(trace_id) if type(trace_id) is str else _v(trace_id))
+            + ',"span_id":' + (_s(span_id) if type(span_id) is str else _v(span_id))
+            + ('' if _empty(parent_id) else ',"parent_id":' + _v(parent_id))
+            + ',"operation":' + (_fs(operation) if type(operation) is str else _v(operation))
+            + ',"start_ns":' + (str(start_ns) if type(start_ns) is int else _v(start_ns))
+            + ',"end_ns":' + (str(end_ns) if type(end_ns) is int else _v(end_ns))
+            + ',"status":' + (_fs(status) if type(status) is str else _v(status))
+            + ('' if _empty(attrs) else ',"attrs":' + _v(attrs)) + '}')

@@ -81,6 +81,16 @@ def string(s: str) -> str:
     return '"' + _NEEDS_ESCAPE.sub(_escape_one, s) + '"'
 
 
+def fast_string(s: str) -> str:
+    """``string`` with a cache for short repeated values (operation names, statuses)."""
+    ev = _STRS.get(s)
+    if ev is None:
+        ev = string(s)
+        if len(s) <= 64 and len(_STRS) < _CACHE_MAX and "\\ufffd" not in ev:
+            _STRS[s] = ev
+    return ev
+
+
 def key_text(k: Any) -> str:
     """A free-form object key as text: str as is, anything else through str() (counted)."""
     if type(k) is str:
@@ -108,6 +118,9 @@ def floating(f: float) -> str:
     if f == 0.0:
         return "-0" if math.copysign(1.0, f) < 0 else "0"
     r = repr(f)
+    a = abs(f)
+    if 1e-4 <= a < 1e16:  # repr is already Go's plain layout here, but for a trailing ".0"
+        return r[:-2] if r[-2:] == ".0" else r
     neg = r[0] == "-"
     if neg:
         r = r[1:]
@@ -122,7 +135,6 @@ def floating(f: float) -> str:
         lead = len(fp) - len(fp.lstrip("0"))
         point = e - lead
     digits = digits.rstrip("0") or "0"
-    a = abs(f)
     if 1e-6 <= a < 1e21:
         if point <= 0:
             out = "0." + "0" * (-point) + digits
@@ -177,11 +189,41 @@ def value(v: Any, depth: int = 0) -> str:
     return string(text)
 
 
+_KEYS: Dict[str, str] = {}  # str key → '"key":' (clean keys only; bounded)
+_STRS: Dict[str, str] = {}  # short clean str value → its JSON text (bounded)
+_CACHE_MAX = 8192
+
+
 def obj(d: dict, depth: int = 0) -> str:
     """A free-form object: keys as text, sorted."""
     if not d:
         return "{}"
     spend(len(d))
+    kc = _KEYS
+    items = []
+    for k, v in d.items():
+        ek = kc.get(k) if type(k) is str else None
+        if ek is None:
+            if type(k) is not str or len(k) > 256 or _SURR.search(k) is not None:
+                return _obj_slow(d, depth)
+            ek = string(k) + ":"
+            if len(kc) < _CACHE_MAX:
+                kc[k] = ek
+        t = type(v)
+        if t is str:
+            ev = _STRS.get(v) or fast_string(v)
+        elif t is int:
+            ev = str(v)
+        elif t is float:
+            ev = floating(v)
+        else:
+            ev = value(v, depth)
+        items.append((k, ek + ev))
+    items.sort()
+    return "{" + ",".join([kv[1] for kv in items]) + "}"
+
+
+def _obj_slow(d: dict, depth: int) -> str:
     items = [(key_text(k), v) for k, v in d.items()]
     if any(_SURR.search(k) for k, _ in items):
         items.sort(key=lambda kv: sort_key(kv[0]))
