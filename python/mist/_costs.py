@@ -34,13 +34,14 @@ def price(attrs: dict) -> Optional[float]:
     if cost is None:
         if _runtime.settings.prices is not None and isinstance(attrs.get("model"), str):
             attrs["unpriced"] = True
-            _alert_unpriced(attrs["model"], attrs.get("provider"))
+            alert_unpriced(attrs["model"], attrs.get("provider"))
         return None
     attrs["cost_usd"] = cost
     return cost
 
 
-def _alert_unpriced(model: str, provider: Any) -> None:
+def alert_unpriced(model: str, provider: Any = None) -> None:
+    """One ``unpriced_model`` warning alert per model per process."""
     with _lock:
         if model in _unpriced_seen:
             return

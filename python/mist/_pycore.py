@@ -46,9 +46,10 @@ now_ns = time.time_ns
 
 
 class _Config:
-    __slots__ = ("source", "batch_bytes", "max_bytes", "sample", "context", "on_fork")
+    __slots__ = ("source", "batch_bytes", "max_bytes", "sample", "context", "on_fork", "pricer", "on_unpriced")
 
-    def __init__(self, source: str, batch_bytes: int, max_bytes: int, sample: float, context: Any, on_fork: Any) -> None:
+    def __init__(self, source: str, batch_bytes: int, max_bytes: int, sample: float, context: Any, on_fork: Any,
+                 pricer: Any = None, on_unpriced: Any = None) -> None:
         _jsonw.reset_budget()
         self.source = _jsonw.string(source)
         self.batch_bytes = batch_bytes
@@ -56,14 +57,59 @@ class _Config:
         self.sample = _U64 if sample >= 1.0 else (0 if sample <= 0.0 else int(sample * float(_U64)))
         self.context = context
         self.on_fork = on_fork
+        self.pricer = pricer
+        self.on_unpriced = on_unpriced
 
 
 _cfg: Optional[_Config] = None
 
 
-def configure(source: str, batch_bytes: int, max_buffer_bytes: int, sample: float = 1.0, context: Any = None, on_fork: Any = None) -> None:
+def configure(source: str, batch_bytes: int, max_buffer_bytes: int, sample: float = 1.0, context: Any = None,
+              on_fork: Any = None, pricer: Any = None, on_unpriced: Any = None) -> None:
     global _cfg
-    _cfg = _Config(source, batch_bytes, max_buffer_bytes, sample, context, on_fork)
+    _prices.clear()
+    _cfg = _Config(source, batch_bytes, max_buffer_bytes, sample, context, on_fork, pricer, on_unpriced)
+
+
+_prices: Dict[str, Any] = {}
+
+
+def _count(v: Any) -> Optional[int]:
+    return v if type(v) is int else None
+
+
+def _price(merged: dict, cfg: _Config) -> None:
+    """emit_span's cost (twin of the native ``price``): same formula and float order as
+    ``PriceTable.cost``; an unknown model is marked ``unpriced``."""
+    if "cost_usd" in merged:
+        return
+    model = merged.get("model")
+    if type(model) is not str:
+        return
+    tin, tout = _count(merged.get("tokens_in")), _count(merged.get("tokens_out"))
+    if tin is None and tout is None:
+        return
+    if model in _prices:
+        p = _prices[model]
+    else:
+        r = cfg.pricer(model)
+        p = tuple(float(x) for x in r) if r is not None else None
+        if len(_prices) < 4096:
+            _prices[model] = p
+        if p is None and cfg.on_unpriced is not None:
+            try:
+                cfg.on_unpriced(model)
+            except Exception:
+                pass
+    if p is None:
+        merged["unpriced"] = True
+        return
+    cr = _count(merged.get("tokens_cache_read")) or 0
+    cw = _count(merged.get("tokens_cache_write")) or 0
+    rs = _count(merged.get("tokens_reasoning")) or 0
+    fresh = max((tin or 0) - cr - cw, 0)
+    plain = max((tout or 0) - rs, 0)
+    merged["cost_usd"] = (float(fresh) * p[0] + float(plain) * p[1] + float(cr) * p[2] + float(cw) * p[3] + float(rs) * p[4]) / 1e6
 
 
 # ---- the buffer ----
@@ -231,6 +277,8 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
     if kw:
         merged = {k: v for k, v in attrs.items() if not (type(k) is str and k in kw)} if attrs else {}
         merged.update(kw)
+        if cfg.pricer is not None:
+            _price(merged, cfg)
     else:
         merged = attrs
     head = '{"version":"1","id":"%s","source":%s,"type":"trace.span","timestamp_ns":%d,"payload":' % (

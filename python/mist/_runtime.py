@@ -125,7 +125,10 @@ def configure(
         old = writer.sinks
         if old:
             writer.flush(2.0)
-        core.configure(src, bb, mb, float(sm), _current_ctx, _on_fork_detected)
+        from ._costs import alert_unpriced
+
+        pricer = getattr(table, "per_million", None)
+        core.configure(src, bb, mb, float(sm), _current_ctx, _on_fork_detected, pricer, alert_unpriced)
         writer.interval = float(fi)
         writer.sinks = sinks
         if not disabled:

@@ -373,6 +373,14 @@ class PriceTable:
             cache[model if provider is None else (model, provider)] = p
         return p
 
+    def per_million(self, model: str) -> Optional[_PriceTuple]:
+        """USD per million tokens (input, output, cache read, cache write, reasoning), or None.
+        The native core caches this per model name and applies :meth:`cost`'s formula itself."""
+        p = self._state[1].get(model, _MISSING) if isinstance(model, str) else None
+        if p is _MISSING:
+            p = self._prices(model, None)
+        return p
+
     def cost(
         self,
         model: Optional[str],

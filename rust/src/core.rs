@@ -97,6 +97,8 @@ pub struct Config {
     pub sample: u64, // keep a trace when hash(trace_id) <= sample
     pub context: Option<Py<PyAny>>,  // the ContextVar holding the current span
     pub on_fork: Option<Py<PyAny>>,  // called once in a forked child to start a writer
+    pub pricer: Option<Py<PyAny>>,   // model -> (5 prices per million tokens) | None
+    pub on_unpriced: Option<Py<PyAny>>, // called once per unknown model
 }
 
 static CONFIG: Mutex<Option<Arc<Config>>> = Mutex::new(None);
@@ -107,7 +109,11 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Prices per million tokens by model name, resolved once through `Config::pricer`.
+pub static PRICES: Mutex<Option<std::collections::HashMap<String, Option<[f64; 5]>>>> = Mutex::new(None);
+
 pub fn set_config(c: Config) {
+    *PRICES.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let mut g = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
     *g = Some(Arc::new(c));
     CONFIG_GEN.fetch_add(1, Relaxed);

@@ -110,6 +110,68 @@ fn write_line(
     Ok(())
 }
 
+fn find<'a, 'py>(items: &'a [(StrBytes<'py>, Bound<'py, PyAny>)], key: &str) -> Option<&'a Bound<'py, PyAny>> {
+    items.iter().rev().find(|(k, _)| k.bytes() == key.as_bytes()).map(|(_, v)| v)
+}
+
+fn count(v: Option<&Bound<'_, PyAny>>) -> Option<i64> {
+    v.filter(|v| v.is_exact_instance_of::<PyInt>()).and_then(|v| v.extract::<i64>().ok())
+}
+
+/// emit_span's cost: when tokens and a model are given but no cost, price them (same formula and
+/// float order as `PriceTable.cost`), else mark the span `unpriced: true`.
+fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bound<'py, PyAny>)>) -> PyResult<()> {
+    let Some(pricer) = &cfg.pricer else { return Ok(()) };
+    if find(items, "cost_usd").is_some() {
+        return Ok(());
+    }
+    let Some(model) = find(items, "model").and_then(|m| m.cast_exact::<PyString>().ok()).map(|m| m.to_str().map(|s| s.to_owned())) else {
+        return Ok(());
+    };
+    let model = model?;
+    let tin = count(find(items, "tokens_in"));
+    let tout = count(find(items, "tokens_out"));
+    if tin.is_none() && tout.is_none() {
+        return Ok(());
+    }
+    let cached = {
+        let g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_ref().and_then(|m| m.get(&model).copied())
+    };
+    let p = match cached {
+        Some(p) => p,
+        None => {
+            let r = pricer.bind(py).call1((model.as_str(),))?;
+            let p: Option<[f64; 5]> = if r.is_none() { None } else { r.extract::<(f64, f64, f64, f64, f64)>().ok().map(|t| [t.0, t.1, t.2, t.3, t.4]) };
+            let mut g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
+            let m = g.get_or_insert_with(Default::default);
+            if m.len() < 4096 {
+                m.insert(model.clone(), p);
+            }
+            drop(g);
+            if p.is_none() {
+                if let Some(cb) = &cfg.on_unpriced {
+                    let _ = cb.bind(py).call1((model.as_str(),));
+                }
+            }
+            p
+        }
+    };
+    match p {
+        Some(p) => {
+            let cr = count(find(items, "tokens_cache_read")).unwrap_or(0);
+            let cw = count(find(items, "tokens_cache_write")).unwrap_or(0);
+            let rs = count(find(items, "tokens_reasoning")).unwrap_or(0);
+            let fresh = (tin.unwrap_or(0) - cr - cw).max(0);
+            let plain = (tout.unwrap_or(0) - rs).max(0);
+            let c = (fresh as f64 * p[0] + plain as f64 * p[1] + cr as f64 * p[2] + cw as f64 * p[3] + rs as f64 * p[4]) / 1e6;
+            items.push((StrBytes::Borrowed(b"cost_usd"), pyo3::types::PyFloat::new(py, c).into_any()));
+        }
+        None => items.push((StrBytes::Borrowed(b"unpriced"), pyo3::types::PyBool::new(py, true).to_owned().into_any())),
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn emit_impl<'py>(
     py: Python<'py>,
@@ -198,6 +260,9 @@ fn emit_inner<'py>(
             if let Some(v) = v {
                 items.push((StrBytes::Borrowed(name.as_bytes()), v.clone()));
             }
+        }
+        if !kw.is_empty() {
+            price(py, cfg, &mut items)?;
         }
         Ok(items)
     };

@@ -62,7 +62,8 @@ fn now_ns() -> i64 {
 
 /// Configure the buffer. `source` is the emitting service name.
 #[pyfunction]
-#[pyo3(signature = (source, batch_bytes, max_buffer_bytes, sample=1.0, context=None, on_fork=None))]
+#[pyo3(signature = (source, batch_bytes, max_buffer_bytes, sample=1.0, context=None, on_fork=None, pricer=None, on_unpriced=None))]
+#[allow(clippy::too_many_arguments)]
 fn configure(
     source: &Bound<'_, PyString>,
     batch_bytes: usize,
@@ -70,11 +71,13 @@ fn configure(
     sample: f64,
     context: Option<Py<PyAny>>,
     on_fork: Option<Py<PyAny>>,
+    pricer: Option<Py<PyAny>>,
+    on_unpriced: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let mut src = Vec::new();
     Enc::new(&mut src).pystr(source)?;
     let sample = if sample >= 1.0 { u64::MAX } else if sample <= 0.0 { 0 } else { (sample * u64::MAX as f64) as u64 };
-    core::set_config(core::Config { source: src, batch_bytes, max_bytes: max_buffer_bytes, sample, context, on_fork });
+    core::set_config(core::Config { source: src, batch_bytes, max_bytes: max_buffer_bytes, sample, context, on_fork, pricer, on_unpriced });
     Ok(())
 }
 

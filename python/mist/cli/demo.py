@@ -47,7 +47,7 @@ def simulate(steps: int, out: str, seed: int) -> Dict[str, Any]:
             if err:
                 attrs.update(error="rate limited (429)", error_type="RateLimitError")
             mist.emit_span(op, t, t + lat, trace_id=trace_id, parent_id=root, model=model, provider=provider,
-                           tokens_in=tin, tokens_out=tout, cost_usd=_price(model, tin, tout), attrs=attrs,
+                           tokens_in=tin, tokens_out=tout, attrs=attrs,
                            status="error" if err else "ok")
             t += lat + 1_000_000
             mist.emit_span("tool.search", t, t + 40_000_000, trace_id=trace_id, parent_id=root, attrs={"step": i})
@@ -56,12 +56,6 @@ def simulate(steps: int, out: str, seed: int) -> Dict[str, Any]:
         t += 5_000_000_000
     mist.flush(30)
     return {"mid": mid}
-
-
-def _price(model: str, tin: int, tout: int) -> Any:
-    from mist.pricing import default_table
-
-    return default_table().cost(model, tin, tout)
 
 
 def run(args: Any) -> int:
