@@ -200,8 +200,12 @@ def obj(d: dict, depth: int = 0) -> str:
         return "{}"
     spend(len(d))
     kc = _KEYS
-    items = []
-    for k, v in d.items():
+    try:
+        items = sorted(d.items())
+    except TypeError:  # keys of mixed types
+        return _obj_slow(d, depth)
+    out = []
+    for k, v in items:
         ek = kc.get(k) if type(k) is str else None
         if ek is None:
             if type(k) is not str or len(k) > 256 or _SURR.search(k) is not None:
@@ -211,16 +215,14 @@ def obj(d: dict, depth: int = 0) -> str:
                 kc[k] = ek
         t = type(v)
         if t is str:
-            ev = _STRS.get(v) or fast_string(v)
+            out.append(ek + (_STRS.get(v) or fast_string(v)))
         elif t is int:
-            ev = str(v)
+            out.append(ek + str(v))
         elif t is float:
-            ev = floating(v)
+            out.append(ek + floating(v))
         else:
-            ev = value(v, depth)
-        items.append((k, ek + ev))
-    items.sort()
-    return "{" + ",".join([kv[1] for kv in items]) + "}"
+            out.append(ek + value(v, depth))
+    return "{" + ",".join(out) + "}"
 
 
 def _obj_slow(d: dict, depth: int) -> str:

@@ -254,7 +254,7 @@ def _trace_hash(trace_id: Any) -> int:
     return zlib.crc32(trace_id.encode("utf-8", "surrogatepass"))
 
 
-def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, kw) -> None:
+def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, priced) -> None:
     cfg = _cfg
     if cfg is None:
         return
@@ -274,15 +274,11 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
     if attrs is not None and not isinstance(attrs, dict):
         _jsonw._bad("object")
         attrs = None
-    if kw:
-        merged = {k: v for k, v in attrs.items() if not (type(k) is str and k in kw)} if attrs else {}
-        merged.update(kw)
-        if cfg.pricer is not None:
-            _price(merged, cfg)
-    else:
-        merged = attrs
-    head = '{"version":"1","id":"%s","source":%s,"type":"trace.span","timestamp_ns":%d,"payload":' % (
-        new_trace_id(), cfg.source, time.time_ns())
+    merged = attrs
+    if priced and cfg.pricer is not None and "cost_usd" not in merged:
+        _price(merged, cfg)
+    head = '{"version":"1","id":"%032x","source":%s,"type":"trace.span","timestamp_ns":%d,"payload":' % (
+        _bits(128), cfg.source, time.time_ns())
     _jsonw.reset_budget()
     try:
         line = (head + span_payload(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, merged) + "}\n").encode()
@@ -301,20 +297,28 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
 def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None,
               model=None, provider=None, tokens_in=None, tokens_out=None, cost_usd=None, attrs=None):
     if span_id is None:
-        span_id = new_span_id()
-    kw = {}
-    if cost_usd is not None:
-        kw["cost_usd"] = cost_usd
-    if model is not None:
-        kw["model"] = model
-    if provider is not None:
-        kw["provider"] = provider
-    if tokens_in is not None:
-        kw["tokens_in"] = tokens_in
-    if tokens_out is not None:
-        kw["tokens_out"] = tokens_out
+        span_id = "%016x" % (_bits(64) or 1)
     try:
-        _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, kw)
+        if attrs is None:
+            merged = {}
+        elif type(attrs) is dict:
+            merged = attrs.copy()
+        elif isinstance(attrs, dict):
+            merged = dict(attrs)
+        else:
+            _jsonw._bad("object")
+            merged = {}
+        if cost_usd is not None:
+            merged["cost_usd"] = cost_usd
+        if model is not None:
+            merged["model"] = model
+        if provider is not None:
+            merged["provider"] = provider
+        if tokens_in is not None:
+            merged["tokens_in"] = tokens_in
+        if tokens_out is not None:
+            merged["tokens_out"] = tokens_out
+        _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, True)
     except Exception:
         _counters["dropped_encode_error"] += 1
     return span_id
@@ -324,7 +328,7 @@ def emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attr
     if span_id is None:
         span_id = new_span_id()
     try:
-        _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, None)
+        _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, False)
     except Exception:
         _counters["dropped_encode_error"] += 1
     return span_id

@@ -20,6 +20,7 @@ _current: "ContextVar[Optional[Span]]" = ContextVar("mist.current_span", default
 _runtime._current_ctx = _current
 
 _now = time.time_ns
+_emit = core.emit
 _new_span_id = core.new_span_id
 _new_trace_id = core.new_trace_id
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -102,8 +103,28 @@ class Span:
         return self
 
     def __exit__(self, et: Any, exc: Any, tb: Any) -> bool:
-        self._leave()
-        self.end(exc)
+        # _leave() and end() inlined: this runs for every traced block
+        token = self._token
+        if token is not None:
+            self._token = None
+            try:
+                _current.reset(token)
+            except ValueError:  # exited in another context (a task or thread)
+                if _current.get() is self:
+                    _current.set(None)
+        if self.end_ns:
+            return False
+        self.end_ns = _now()
+        try:
+            if exc is not None:
+                self.error(exc)
+            attrs = self.attrs
+            if attrs and ("cost_usd" not in attrs or self._state is not None):
+                self._cost(attrs)
+            _emit(self.operation, self.start_ns, self.end_ns, self.trace_id, self.span_id,
+                  self.parent_id, self.status, attrs or None)
+        except Exception:  # tracing never raises into the application
+            pass
         return False
 
     async def __aenter__(self) -> "Span":
@@ -132,8 +153,8 @@ class Span:
             attrs = self.attrs
             if attrs:
                 self._cost(attrs)
-            core.emit(self.operation, self.start_ns, self.end_ns, self.trace_id, self.span_id,
-                      self.parent_id, self.status, attrs or None)
+            _emit(self.operation, self.start_ns, self.end_ns, self.trace_id, self.span_id,
+                  self.parent_id, self.status, attrs or None)
         except Exception:  # tracing never raises into the application
             pass
 
