@@ -23,7 +23,7 @@ class _NoopSpan:
     def __enter__(self) -> "_NoopSpan":
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, et: Any, exc: Any, tb: Any) -> bool:
         return False
 
     async def __aenter__(self) -> "_NoopSpan":
@@ -38,4 +38,12 @@ class _NoopSpan:
     set = usage = record = score = error = end = _self
 
 
-span = trace = _NoopSpan
+_NOOP = _NoopSpan()
+
+
+def span(*args: Any, **kwargs: Any) -> _NoopSpan:
+    """Disabled: one shared no-op span, nothing allocated per call."""
+    return _NOOP
+
+
+trace = span

@@ -61,6 +61,19 @@ def _worker(kind: str, n: int, repeats: int) -> Dict[str, Any]:
                                cost_usd=0.0001602, finish_reason="stop", step=1):
                     pass
         out["span_ns"] = _best(spans, max(1, n // 2), repeats)
+
+        def bare(k: int) -> None:
+            e = mist.emit_span
+            for i in range(k):
+                e("chat", i, i)
+
+        def bare_span(k: int) -> None:
+            s = mist.span
+            for _ in range(k):
+                with s("chat"):
+                    pass
+        out["bare_emit_ns"] = _best(bare, n, repeats)
+        out["bare_span_ns"] = _best(bare_span, n, repeats)
         mist.flush()
     elif kind == "file":
         import resource
@@ -203,7 +216,8 @@ def table(r: Dict[str, Any]) -> str:
         ("native `with mist.span(...)`", nat.get("span_ns"), f"{ratio(otel_cm, nat.get('span_ns'))} faster than start_as_current_span"),
         ("pure-Python emit_span", py.get("emit_ns"), f"{ratio(otel, py.get('emit_ns'))} faster than OTel span"),
         ("pure-Python `with mist.span(...)`", py.get("span_ns"), f"{ratio(otel_cm, py.get('span_ns'))} faster than start_as_current_span"),
-        ("MIST_DISABLED=1 emit_span", dis.get("emit_ns"), ""),
+        ("MIST_DISABLED=1 emit_span(op, start, end)", dis.get("bare_emit_ns"), f"native, same call: {_fmt_ns(nat.get('bare_emit_ns'))}"),
+        ("MIST_DISABLED=1 `with mist.span(op)`", dis.get("bare_span_ns"), f"native, same call: {_fmt_ns(nat.get('bare_span_ns'))}"),
         ("hand-written dict + orjson.dumps + append", oj, "peer"),
         ("OpenTelemetry SDK span, 7 attrs, BatchSpanProcessor", otel, "peer"),
         ("OpenTelemetry start_as_current_span", otel_cm, "peer"),
