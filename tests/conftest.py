@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Tests never write the default ./mist-traces.jsonl; each test configures what it needs.
+os.environ.setdefault("MIST_SINK", "memory://")
+
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
 
