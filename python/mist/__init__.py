@@ -12,6 +12,7 @@ dependencies; the hot path runs in a native extension with a byte-identical pure
 """
 from __future__ import annotations
 
+import os as _os
 from typing import Any
 
 from . import codec
@@ -44,6 +45,10 @@ else:
 
         print(f"mist: {_exc}; tracing to the default sink instead", file=_sys.stderr)
         configure("file://mist-traces.jsonl", source=None)
+    if _os.environ.get("MIST_FLUSH_ON_SIGTERM", "").strip() not in ("", "0"):
+        from ._runtime import install_sigterm_handler as _install
+
+        _install()
 
 
 def instrument(client: Any) -> Any:
