@@ -234,7 +234,7 @@ def shutdown(timeout: float = 5.0) -> None:
         return
     try:
         writer.stop(timeout)
-        writer.close_sinks(writer.sinks, max(0.1, timeout / 2))
+        writer.close_sinks(writer.sinks, max(0.1, timeout * 0.2))
     except Exception:
         pass
 

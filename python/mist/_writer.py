@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from .sinks.base import Sink
 
@@ -23,24 +23,20 @@ class Writer:
         self._thread: "threading.Thread | None" = None
         self._stop = False
         self._start_lock = threading.Lock()
-        self._native_fds: "List[int] | None" = None  # set while the native (GIL-free) writer runs
+        self._native_fds: "List[Optional[str]] | None" = None  # set while the native (GIL-free) writer runs
         self.counters: Dict[str, Any] = {"written": 0, "batches_written": 0, "dropped": {}, "sinks": {}}
 
     # ---- lifecycle ----
-    def _fds(self) -> "List[int] | None":
-        """Raw descriptors of every sink, when all of them are plain fds (files, null)."""
+    def _fds(self) -> "List[Optional[str]] | None":
+        """What the native writer appends to, when every sink is a plain file (or null)."""
         if not hasattr(self._core, "start_fd_writer") or not self.sinks:
             return None
-        fds = []
+        targets: List[Optional[str]] = []
         for sink in self.sinks:
-            get = getattr(sink, "native_fd", None)
-            if get is None:
+            if not hasattr(sink, "native_target"):
                 return None
-            try:
-                fds.append(int(get()))
-            except OSError:
-                return None
-        return fds
+            targets.append(sink.native_target())
+        return targets
 
     def restart(self, timeout: float = 2.0) -> None:
         """Stop whichever writer runs and start the one the current sinks want."""
@@ -151,7 +147,7 @@ class Writer:
             self._done = seq
 
     def stop(self, timeout: float) -> bool:
-        ok = self.flush(timeout)
+        ok = self.flush(timeout * 0.8)  # the rest is for the sinks' close()
         if self._native_fds is not None:
             self._core.stop_fd_writer()
             self._native_fds = None
@@ -189,11 +185,11 @@ class Writer:
         """Counters, including the native writer's when it runs."""
         if self._native_fds is None:
             return self.counters
-        written, per_fd = self._core.fd_writer_stats()
-        by_fd = {fd: (w, d, e) for fd, w, d, e in per_fd}
+        written, per_target = self._core.fd_writer_stats()
+        by_index = {i: (w, d, e) for i, w, d, e in per_target}
         out: Dict[str, Any] = {"written": written, "batches_written": 0, "dropped": dict(self.counters["dropped"]), "sinks": {}}
-        for sink, fd in zip(self.sinks, self._native_fds):
-            w, d, e = by_fd.get(fd, (0, 0, 0))
+        for i, sink in enumerate(self.sinks):
+            w, d, e = by_index.get(i, (0, 0, 0))
             out["sinks"][sink.url] = {"written": w, "dropped": d, "errors": {"OSError": d} if d else {}}
             if d:
                 out["dropped"]["sink_error:OSError"] = out["dropped"].get("sink_error:OSError", 0) + d

@@ -12,8 +12,37 @@ static GEN: AtomicU64 = AtomicU64::new(0);
 static DONE: Mutex<u64> = Mutex::new(0);
 static DONE_CV: Condvar = Condvar::new();
 pub static WRITTEN: AtomicU64 = AtomicU64::new(0);
-/// fd → (lines written, lines dropped, last errno)
+/// target index → (lines written, lines dropped, last errno)
 static PER_FD: Mutex<Option<HashMap<i32, (u64, u64, i32)>>> = Mutex::new(None);
+
+/// A file the writer thread opens itself, on its first batch (so nothing is created before a span
+/// is written), with O_APPEND (whole-batch writes from several processes never interleave), 0600.
+struct Target {
+    path: Option<std::ffi::CString>, // None: discard
+    fd: i32,
+}
+
+impl Target {
+    fn write(&mut self, b: &[u8]) -> Result<(), i32> {
+        let Some(path) = &self.path else { return Ok(()) };
+        if self.fd < 0 {
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o600 as libc::c_uint) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+            }
+            self.fd = fd;
+        }
+        write_all(self.fd, b)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if self.fd >= 0 {
+            unsafe { libc::close(self.fd) };
+        }
+    }
+}
 
 fn write_all(fd: i32, mut b: &[u8]) -> Result<(), i32> {
     while !b.is_empty() {
@@ -30,10 +59,16 @@ fn write_all(fd: i32, mut b: &[u8]) -> Result<(), i32> {
     Ok(())
 }
 
-/// Start a writer for `fds` (-1 = discard); stops any previous one.
-pub fn start(fds: Vec<i32>, interval: Duration) {
+/// Start a writer for `paths` (None = discard); stops any previous one.
+pub fn start(paths: Vec<Option<String>>, interval: Duration) {
+    let mut targets: Vec<Target> = paths
+        .into_iter()
+        .map(|p| Target { path: p.and_then(|p| std::ffi::CString::new(p).ok()), fd: -1 })
+        .collect();
     let gen = GEN.fetch_add(1, AcqRel) + 1;
     *DONE.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+    *PER_FD.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    WRITTEN.store(0, Relaxed);
     core::wake();
     std::thread::Builder::new()
         .name("mist-native-writer".into())
@@ -42,10 +77,10 @@ pub fn start(fds: Vec<i32>, interval: Duration) {
                 let Some((seq, batch)) = core::take(interval, 4 << 20) else { continue };
                 let lines = batch.iter().filter(|&&c| c == b'\n').count() as u64;
                 let mut ok = true;
-                for &fd in &fds {
-                    let r = if fd < 0 { Ok(()) } else { write_all(fd, &batch) };
+                for (i, t) in targets.iter_mut().enumerate() {
+                    let r = t.write(&batch);
                     let mut g = PER_FD.lock().unwrap_or_else(|e| e.into_inner());
-                    let e = g.get_or_insert_with(HashMap::new).entry(fd).or_insert((0, 0, 0));
+                    let e = g.get_or_insert_with(HashMap::new).entry(i as i32).or_insert((0, 0, 0));
                     match r {
                         Ok(()) => e.0 += lines,
                         Err(errno) => {

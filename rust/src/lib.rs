@@ -109,10 +109,10 @@ fn push_line(line: &[u8]) -> bool {
     }
 }
 
-/// Start the native writer over raw file descriptors (-1 discards); replaces any running one.
+/// Start the native writer over files it appends to (None discards); replaces any running one.
 #[pyfunction]
-fn start_fd_writer(fds: Vec<i32>, interval: f64) {
-    fdwriter::start(fds, Duration::from_secs_f64(interval.clamp(0.001, 3600.0)));
+fn start_fd_writer(paths: Vec<Option<String>>, interval: f64) {
+    fdwriter::start(paths, Duration::from_secs_f64(interval.clamp(0.001, 3600.0)));
 }
 
 #[pyfunction]
@@ -127,7 +127,7 @@ fn wait_written(py: Python<'_>, target: u64, timeout: f64) -> bool {
     py.detach(|| fdwriter::wait_done(target, d))
 }
 
-/// Native writer counters: (lines written to every fd, [(fd, written, dropped, errno)]).
+/// Native writer counters: (lines written to every target, [(target index, written, dropped, errno)]).
 #[pyfunction]
 fn fd_writer_stats() -> (u64, Vec<(i32, u64, u64, i32)>) {
     (fdwriter::WRITTEN.load(std::sync::atomic::Ordering::Relaxed), fdwriter::per_fd())

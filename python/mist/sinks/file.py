@@ -20,9 +20,9 @@ class FileSink(Sink):
             self._pid = os.getpid()
         return self._fd
 
-    def native_fd(self) -> int:
-        """The descriptor the native writer writes to (opened now)."""
-        return self._open()
+    def native_target(self) -> str:
+        """The path the native writer appends to (it opens the file on its first batch)."""
+        return self.path
 
     def write(self, batch: bytes) -> None:
         # One write() per batch with O_APPEND: processes sharing the file never interleave lines.

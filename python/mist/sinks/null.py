@@ -10,5 +10,5 @@ class NullSink(Sink):
     def write(self, batch: bytes) -> None:
         pass
 
-    def native_fd(self) -> int:
-        return -1  # the native writer discards
+    def native_target(self) -> None:
+        return None  # the native writer discards
