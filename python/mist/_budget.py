@@ -24,7 +24,7 @@ def _alert(state: Any, level: str, message: str) -> None:
 
 
 def after_cost(state: Any) -> None:
-    if not state.warned and state.spent >= state.budget * WARN_AT and state.spent < state.budget:
+    if not state.warned and state.spent >= state.budget * WARN_AT:
         state.warned = True
         _alert(state, "warning", f"trace {state.trace_id} has spent ${state.spent:.4f} of its ${state.budget:.4f} budget (80%)")
 

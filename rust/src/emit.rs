@@ -37,9 +37,12 @@ impl<const N: usize> Id<'_, N> {
 fn trace_hash(t: &Id<'_, 32>) -> u64 {
     let text: Vec<u8> = match t {
         Id::Gen(b) => b.to_vec(),
-        Id::Py(v) => match v.cast_exact::<PyString>().ok().and_then(|s| s.to_str().ok()) {
-            Some(s) => s.as_bytes().to_vec(),
-            None => return 0,
+        Id::Py(v) => match v.cast_exact::<PyString>() {
+            Ok(s) => match crate::jsonw::str_bytes(s) {
+                Ok(b) => b.bytes().to_vec(),
+                Err(_) => return 0,
+            },
+            Err(_) => return 0,
         },
     };
     let tail = &text[text.len().saturating_sub(16)..];

@@ -2,18 +2,44 @@
 //! batches and writes them with no GIL at all, so busy application threads never starve it.
 //! It never touches Python (safe during interpreter shutdown); after a fork the child starts anew.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::{AcqRel, Acquire, Relaxed}};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::{AcqRel, Acquire, Relaxed, Release}};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::core;
 
 static GEN: AtomicU64 = AtomicU64::new(0);
-static DONE: Mutex<u64> = Mutex::new(0);
-static DONE_CV: Condvar = Condvar::new();
 pub static WRITTEN: AtomicU64 = AtomicU64::new(0);
-/// target index → (lines written, lines dropped, last errno)
-static PER_FD: Mutex<Option<HashMap<i32, (u64, u64, i32)>>> = Mutex::new(None);
+
+/// Locks the writer thread takes without the GIL. A fork can catch them held, so they live behind
+/// a pointer that the child replaces (the parent's copy is leaked on purpose).
+struct State {
+    done: Mutex<u64>,
+    cv: Condvar,
+    /// target index → (lines written, lines dropped, last errno)
+    per_target: Mutex<HashMap<i32, (u64, u64, i32)>>,
+}
+
+static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
+
+fn fresh() -> *mut State {
+    Box::into_raw(Box::new(State { done: Mutex::new(0), cv: Condvar::new(), per_target: Mutex::new(HashMap::new()) }))
+}
+
+fn state() -> &'static State {
+    let p = STATE.load(Acquire);
+    if !p.is_null() {
+        return unsafe { &*p };
+    }
+    let f = fresh();
+    match STATE.compare_exchange(std::ptr::null_mut(), f, AcqRel, Acquire) {
+        Ok(_) => unsafe { &*f },
+        Err(e) => {
+            drop(unsafe { Box::from_raw(f) });
+            unsafe { &*e }
+        }
+    }
+}
 
 /// A file the writer thread opens itself, on its first batch (so nothing is created before a span
 /// is written), with O_APPEND (whole-batch writes from several processes never interleave), 0600.
@@ -66,8 +92,9 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
         .map(|p| Target { path: p.and_then(|p| std::ffi::CString::new(p).ok()), fd: -1 })
         .collect();
     let gen = GEN.fetch_add(1, AcqRel) + 1;
-    *DONE.lock().unwrap_or_else(|e| e.into_inner()) = 0;
-    *PER_FD.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    let st = state();
+    *st.done.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+    st.per_target.lock().unwrap_or_else(|e| e.into_inner()).clear();
     WRITTEN.store(0, Relaxed);
     core::wake();
     std::thread::Builder::new()
@@ -79,8 +106,8 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
                 let mut ok = true;
                 for (i, t) in targets.iter_mut().enumerate() {
                     let r = t.write(&batch);
-                    let mut g = PER_FD.lock().unwrap_or_else(|e| e.into_inner());
-                    let e = g.get_or_insert_with(HashMap::new).entry(i as i32).or_insert((0, 0, 0));
+                    let mut g = st.per_target.lock().unwrap_or_else(|e| e.into_inner());
+                    let e = g.entry(i as i32).or_insert((0, 0, 0));
                     match r {
                         Ok(()) => e.0 += lines,
                         Err(errno) => {
@@ -94,11 +121,11 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
                     WRITTEN.fetch_add(lines, Relaxed);
                 }
                 core::recycle(batch);
-                let mut d = DONE.lock().unwrap_or_else(|e| e.into_inner());
+                let mut d = st.done.lock().unwrap_or_else(|e| e.into_inner());
                 if GEN.load(Acquire) == gen {
                     *d = seq;
                 }
-                DONE_CV.notify_all();
+                st.cv.notify_all();
             }
         })
         .ok();
@@ -113,23 +140,26 @@ pub fn stop() {
 /// Wait (caller detaches the GIL) until batch `target` is written; false on timeout.
 pub fn wait_done(target: u64, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    let mut d = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    let st = state();
+    let mut d = st.done.lock().unwrap_or_else(|e| e.into_inner());
     while *d < target {
         let now = Instant::now();
         if now >= deadline {
             return false;
         }
-        d = DONE_CV.wait_timeout(d, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        d = st.cv.wait_timeout(d, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
     }
     true
 }
 
 pub fn per_fd() -> Vec<(i32, u64, u64, i32)> {
-    let g = PER_FD.lock().unwrap_or_else(|e| e.into_inner());
-    g.as_ref().map(|m| m.iter().map(|(k, v)| (*k, v.0, v.1, v.2)).collect()).unwrap_or_default()
+    let g = state().per_target.lock().unwrap_or_else(|e| e.into_inner());
+    g.iter().map(|(k, v)| (*k, v.0, v.1, v.2)).collect()
 }
 
 /// In a forked child: no writer thread survived; forget the parent's progress.
 pub fn after_fork_child() {
     GEN.fetch_add(1, Relaxed);
+    STATE.store(fresh(), Release);
+    WRITTEN.store(0, Relaxed);
 }
