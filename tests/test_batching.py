@@ -28,7 +28,7 @@ def test_eight_threads_times_100k_spans(tmp_path):
     out = tmp_path / "t.jsonl"
     code = f"""
 import threading, mist
-mist.configure("file://{out}", batch_bytes=65536)
+mist.configure("file://{out}", batch_bytes=65536, max_buffer_bytes=1 << 30)  # drops are tested elsewhere
 def work(t):
     with mist.trace("t%d" % t) as root:
         for i in range({n}):
