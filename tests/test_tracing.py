@@ -175,3 +175,19 @@ def test_configure_errors_name_the_option():
         with pytest.raises(mist.ConfigError) as info:
             mist.configure(**kwargs)
         assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_switching_writers_does_not_stall_flush(tmp_path):
+    import time
+
+    import mist.testing
+
+    mist.configure(f"file://{tmp_path}/a.jsonl")
+    with mist.testing.capture():
+        mist.emit_span("in-memory", 1, 2)
+    mist.emit_span("to-file", 1, 2)
+    t = time.monotonic()
+    mist.configure(f"file://{tmp_path}/b.jsonl")
+    assert mist.flush(5) and time.monotonic() - t < 1.5
+    assert (tmp_path / "a.jsonl").read_bytes().count(b"to-file") == 1
+    mist.configure("memory://")

@@ -21,6 +21,7 @@ from ._backend import backend
 from ._runtime import configure, disabled as _disabled, flush, shutdown, stats
 from .errors import BudgetExceeded, ConfigError
 from .evals import score
+from .instrumentation import instrument
 from .tracing import Span, Trace, current_span, step, traceparent
 
 __all__ = [
@@ -49,13 +50,6 @@ else:
         from ._runtime import install_sigterm_handler as _install
 
         _install()
-
-
-def instrument(client: Any) -> Any:
-    """Trace every ``create`` call of an OpenAI / AsyncOpenAI / Anthropic / AsyncAnthropic client."""
-    from .instrument import instrument as _instrument
-
-    return _instrument(client)
 
 
 def read(path: str, errors: str = "raise") -> Any:

@@ -190,6 +190,12 @@ def take(timeout: float, max_bytes: int = 4 << 20) -> Optional[Tuple[int, bytes]
         return seq, (batch if len(parts) == 1 else b"".join(parts))
 
 
+def consumed_seq() -> int:
+    """Sequence number of the last batch already taken by a writer."""
+    with _lock:
+        return _seq - len(_ready)
+
+
 def wake() -> None:
     with _lock:
         _cv.notify_all()

@@ -69,6 +69,8 @@ class Writer:
             if t is not None and t.is_alive():
                 return
             self._stop = False
+            with self._cond:
+                self._done = self._core.consumed_seq()  # batches another writer already took
             t = threading.Thread(target=self._run, name="mist-writer", daemon=True)
             t.start()
             self._thread = t

@@ -29,6 +29,7 @@ Nothing here raises on unexpected input: unknown objects give ``{}``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping as _AbcMapping
 from typing import Any, Dict, List, Mapping, Optional
 
 __all__ = [
@@ -50,11 +51,37 @@ def truncation_marker(n: int) -> str:
     return TRUNCATION_MARKER.format(n=n)
 
 
+_MISSING = object()
+_CLASS_HAS: Dict[Any, bool] = {}  # (class, name) → whether the class declares the field
+
+
 def _get(obj: Any, name: str) -> Any:
-    """``obj[name]`` for mappings, ``obj.name`` otherwise; None when absent or failing."""
+    """``obj[name]`` for mappings, ``obj.name`` otherwise; None when absent or failing.
+
+    Fast paths for plain dicts and for SDK (pydantic) objects: their fields live in ``__dict__``,
+    and a missing field is answered from a per-class cache instead of pydantic's slow
+    ``__getattr__``.
+    """
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
+    if type(obj) is dict:
+        return obj.get(name)
+    fields = getattr(obj, "__dict__", None)
+    if fields is not None:
+        value = fields.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+        cls = type(obj)
+        key = (cls, name)
+        has = _CLASS_HAS.get(key)
+        if has is None:
+            has = not hasattr(cls, "__pydantic_fields__") or hasattr(cls, name)
+            if len(_CLASS_HAS) < 4096:
+                _CLASS_HAS[key] = has
+        if not has:
+            extra = getattr(obj, "__pydantic_extra__", None)
+            return extra.get(name) if isinstance(extra, dict) else None
+    if isinstance(obj, _AbcMapping):
         try:
             return obj.get(name)
         except Exception:

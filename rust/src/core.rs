@@ -243,6 +243,12 @@ pub fn wake() {
     shared().cv.notify_all();
 }
 
+/// Sequence number of the last batch a writer has taken (every earlier one is gone from the queue).
+pub fn consumed_seq() -> u64 {
+    let g = lock(shared());
+    g.seq - g.ready.len() as u64
+}
+
 pub fn pending() -> (usize, usize, u64) {
     let g = lock(shared());
     (g.queued + g.cur.len(), g.ready.len(), g.seq)

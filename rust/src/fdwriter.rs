@@ -93,7 +93,7 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
         .collect();
     let gen = GEN.fetch_add(1, AcqRel) + 1;
     let st = state();
-    *st.done.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+    *st.done.lock().unwrap_or_else(|e| e.into_inner()) = core::consumed_seq();
     st.per_target.lock().unwrap_or_else(|e| e.into_inner()).clear();
     WRITTEN.store(0, Relaxed);
     core::wake();

@@ -133,6 +133,12 @@ fn fd_writer_stats() -> (u64, Vec<(i32, u64, u64, i32)>) {
     (fdwriter::WRITTEN.load(std::sync::atomic::Ordering::Relaxed), fdwriter::per_fd())
 }
 
+/// Sequence number of the last batch already taken by a writer.
+#[pyfunction]
+fn consumed_seq() -> u64 {
+    core::consumed_seq()
+}
+
 /// Wake a writer blocked in `take`.
 #[pyfunction]
 fn wake() {
@@ -187,6 +193,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(take, m)?)?;
     m.add_function(wrap_pyfunction!(wake, m)?)?;
     m.add_function(wrap_pyfunction!(push_line, m)?)?;
+    m.add_function(wrap_pyfunction!(consumed_seq, m)?)?;
     m.add_function(wrap_pyfunction!(start_fd_writer, m)?)?;
     m.add_function(wrap_pyfunction!(stop_fd_writer, m)?)?;
     m.add_function(wrap_pyfunction!(wait_written, m)?)?;
