@@ -42,9 +42,13 @@ def core(request):
 def traced():
     """Capture what mist traces during a test (memory sink), restored afterwards."""
     import mist.testing
+    from mist import _alert_pipeline
 
+    _alert_pipeline.process()
+    _alert_pipeline._engine = None  # each test starts with fresh detectors
     with mist.testing.capture() as cap:
         yield cap
+    _alert_pipeline._engine = None
 
 
 def compat_lines(name: str = "mist-go-canonical.jsonl"):

@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any, Deque, Dict, Optional, Tuple
 
 from . import _jsonw
+from . import _generated
 from ._generated import PAYLOAD_ENCODERS, encode_envelope, span_payload
 from ._jsonw import EncodeTooLarge, MAX_DEPTH, MAX_STRING_CHARS  # noqa: F401  (same names as native)
 
@@ -46,10 +47,10 @@ now_ns = time.time_ns
 
 
 class _Config:
-    __slots__ = ("source", "batch_bytes", "max_bytes", "sample", "context", "on_fork", "pricer", "on_unpriced")
+    __slots__ = ("source", "batch_bytes", "max_bytes", "sample", "context", "on_fork", "pricer", "on_unpriced", "observe")
 
     def __init__(self, source: str, batch_bytes: int, max_bytes: int, sample: float, context: Any, on_fork: Any,
-                 pricer: Any = None, on_unpriced: Any = None) -> None:
+                 pricer: Any = None, on_unpriced: Any = None, observe: bool = False) -> None:
         _jsonw.reset_budget()
         self.source = _jsonw.string(source)
         self.batch_bytes = batch_bytes
@@ -59,16 +60,44 @@ class _Config:
         self.on_fork = on_fork
         self.pricer = pricer
         self.on_unpriced = on_unpriced
+        self.observe = observe
 
 
 _cfg: Optional[_Config] = None
 
 
 def configure(source: str, batch_bytes: int, max_buffer_bytes: int, sample: float = 1.0, context: Any = None,
-              on_fork: Any = None, pricer: Any = None, on_unpriced: Any = None) -> None:
+              on_fork: Any = None, pricer: Any = None, on_unpriced: Any = None, observe: bool = False) -> None:
     global _cfg
     _prices.clear()
-    _cfg = _Config(source, batch_bytes, max_buffer_bytes, sample, context, on_fork, pricer, on_unpriced)
+    _cfg = _Config(source, batch_bytes, max_buffer_bytes, sample, context, on_fork, pricer, on_unpriced, observe)
+
+
+# ---- observations for the alert engine (twin of the native ones) ----
+MAX_OBS = 100_000
+_obs: list = []
+_obs_dropped = 0
+
+
+def take_observations() -> Tuple[list, int]:
+    """Span payloads kept for the alert engine since the last call, and how many were dropped."""
+    global _obs, _obs_dropped
+    got, _obs = _obs, []
+    dropped, _obs_dropped = _obs_dropped, 0
+    return got, dropped
+
+
+def _observe(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, attrs) -> None:
+    global _obs_dropped
+    if len(_obs) >= MAX_OBS:
+        _obs_dropped += 1
+        return
+    p = {"trace_id": trace_id, "span_id": span_id}
+    if not _generated._empty(parent_id):
+        p["parent_id"] = parent_id
+    p.update(operation=operation, start_ns=start_ns, end_ns=end_ns, status=status,
+             attrs=dict(attrs) if attrs else {})
+    _obs.append(p)
 
 
 _prices: Dict[str, Any] = {}
@@ -135,23 +164,24 @@ def _seal_locked() -> None:
         _cur_len = 0
 
 
-def _push(line: bytes, cfg: _Config) -> None:
+def _push(line: bytes, cfg: _Config) -> bool:
     global _cur_len
     n = len(line)
     with _lock:
         if _queued + _cur_len + n > cfg.max_bytes:
             _counters["dropped_buffer_full"] += 1
-            return
+            return False
         _cur.append(line)
         _cur_len += n
         _counters["emitted"] += 1
         _counters["bytes"] += n
         if _cur_len < cfg.batch_bytes:
-            return
+            return True
         _seal_locked()
         _cv.notify()
     if _need_writer and cfg.on_fork is not None:
         cfg.on_fork()
+    return True
 
 
 def push_line(line: bytes) -> bool:
@@ -228,6 +258,7 @@ def _after_fork_child() -> None:
     _lock = threading.Lock()
     _cv = threading.Condition(_lock)
     _cur, _cur_len, _ready, _seq, _queued = [], 0, deque(), 0, 0
+    _obs.clear()
     for k in _counters:
         _counters[k] = 0
     _jsonw.BAD.clear()
@@ -297,7 +328,8 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
         line = (head + body[:-1] + ',"attrs":' + _DROPPED_ATTRS + "}}\n").encode()
         if len(line) > MAX_MESSAGE_BYTES:
             raise
-    _push(line, cfg)
+    if _push(line, cfg) and cfg.observe:
+        _observe(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, merged)
 
 
 def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None,

@@ -128,7 +128,9 @@ def configure(
         from ._costs import alert_unpriced
 
         pricer = getattr(table, "per_million", None)
-        core.configure(src, bb, mb, float(sm), _current_ctx, _on_fork_detected, pricer, alert_unpriced)
+        alerts_on = True if alr is None else bool(alr)
+        core.configure(src, bb, mb, float(sm), _current_ctx, _on_fork_detected, pricer, alert_unpriced,
+                       alerts_on and not disabled)
         writer.interval = float(fi)
         writer.sinks = sinks
         if not disabled:
@@ -145,6 +147,10 @@ def configure(
         settings.sink_spec = spec if isinstance(spec, str) else repr(spec)
         if not disabled:
             writer.ensure_started()
+            if alerts_on:
+                from . import _alert_pipeline
+
+                _alert_pipeline.ensure_started()
 
 
 def _sinks(spec: Any) -> List[Sink]:
@@ -210,6 +216,12 @@ def _on_fork_detected() -> None:
 def _after_fork_child() -> None:
     core.need_writer()
     writer.after_fork_in_child()
+    from . import _alert_pipeline, _alerting
+
+    _alert_pipeline.after_fork_in_child()
+    _alerting.after_fork_in_child()
+    if settings.alerts and not disabled:
+        _alert_pipeline.ensure_started()
     if not disabled and writer.sinks:
         writer.ensure_started()
 
@@ -223,6 +235,10 @@ def flush(timeout: float = 5.0) -> bool:
     if disabled:
         return True
     try:
+        if settings.alerts:
+            from . import _alert_pipeline
+
+            _alert_pipeline.process()  # alerts from what was emitted so far go out with it
         return writer.flush(timeout)
     except Exception:
         return False
@@ -264,6 +280,8 @@ def stats() -> Dict[str, Any]:
             per.setdefault(k, v)
         retries += int(extra.get("retries", 0) or 0)
         sinks[s.url] = per
+    from . import _alert_pipeline, _alerting
+
     return {
         "backend": backend,
         "emitted": c["emitted"],
@@ -275,6 +293,8 @@ def stats() -> Dict[str, Any]:
         "queued_batches": c["queued_batches"],
         "sampled_out": c["sampled_out"],
         "bad_values": c["bad_values"],
+        "alerts": {**_alert_pipeline.counters, **{f"callback_{k}" if not k.startswith("callback") else k: v
+                                                  for k, v in _alerting.counters.items() if k != "alerts"}},
         "sinks": sinks,
     }
 

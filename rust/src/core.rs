@@ -77,6 +77,12 @@ extern "C" fn atfork_child() {
     crate::ids::reseed();
     NEED_WRITER.store(true, Release);
     crate::fdwriter::after_fork_child();
+    // The parent's pending observations are the parent's (their references are leaked, not
+    // released: this handler must not run Python). OBS is only ever locked under the GIL,
+    // which the forking thread holds, so it is free here.
+    if let Ok(mut g) = OBS.try_lock() {
+        std::mem::forget(std::mem::take(&mut *g));
+    }
     for c in [&EMITTED, &BYTES, &DROPPED_FULL, &DROPPED_ERROR, &SAMPLED_OUT] {
         c.store(0, Relaxed);
     }
@@ -99,6 +105,7 @@ pub struct Config {
     pub on_fork: Option<Py<PyAny>>,  // called once in a forked child to start a writer
     pub pricer: Option<Py<PyAny>>,   // model -> (5 prices per million tokens) | None
     pub on_unpriced: Option<Py<PyAny>>, // called once per unknown model
+    pub observe: bool,               // keep an observation of each span for the alert engine
 }
 
 static CONFIG: Mutex<Option<Arc<Config>>> = Mutex::new(None);
@@ -108,6 +115,24 @@ thread_local! {
     static CACHED: RefCell<(u64, Option<Arc<Config>>)> = const { RefCell::new((0, None)) };
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// What the alert engine needs of one span, kept as references (no encoding, no dict) so the
+/// hot path pays only a few increfs; the alert thread builds the payloads in bulk.
+pub struct Obs {
+    pub trace: Result<Py<PyAny>, [u8; 32]>,
+    pub span: Py<PyAny>,
+    pub parent: Option<Py<PyAny>>,
+    pub op: Py<PyAny>,
+    pub start: Py<PyAny>,
+    pub end: Py<PyAny>,
+    pub status: Option<Py<PyAny>>,
+    pub attrs: Option<Py<PyAny>>,
+    pub kw: Vec<(&'static str, Py<PyAny>)>,
+}
+
+pub const MAX_OBS: usize = 100_000;
+pub static OBS: Mutex<Vec<Obs>> = Mutex::new(Vec::new());
+pub static OBS_DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Prices per million tokens by model name, resolved once through `Config::pricer`.
 pub static PRICES: Mutex<Option<std::collections::HashMap<String, Option<[f64; 5]>>>> = Mutex::new(None);

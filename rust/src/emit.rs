@@ -123,7 +123,7 @@ fn count(v: Option<&Bound<'_, PyAny>>) -> Option<i64> {
 
 /// emit_span's cost: when tokens and a model are given but no cost, price them (same formula and
 /// float order as `PriceTable.cost`), else mark the span `unpriced: true`.
-fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bound<'py, PyAny>)>) -> PyResult<()> {
+fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bound<'py, PyAny>)>, added: &mut Option<(&'static str, Bound<'py, PyAny>)>) -> PyResult<()> {
     let Some(pricer) = &cfg.pricer else { return Ok(()) };
     if find(items, "cost_usd").is_some() {
         return Ok(());
@@ -168,9 +168,15 @@ fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bou
             let fresh = (tin.unwrap_or(0) - cr - cw).max(0);
             let plain = (tout.unwrap_or(0) - rs).max(0);
             let c = (fresh as f64 * p[0] + plain as f64 * p[1] + cr as f64 * p[2] + cw as f64 * p[3] + rs as f64 * p[4]) / 1e6;
-            items.push((StrBytes::Borrowed(b"cost_usd"), pyo3::types::PyFloat::new(py, c).into_any()));
+            let v = pyo3::types::PyFloat::new(py, c).into_any();
+            *added = Some(("cost_usd", v.clone()));
+            items.push((StrBytes::Borrowed(b"cost_usd"), v));
         }
-        None => items.push((StrBytes::Borrowed(b"unpriced"), pyo3::types::PyBool::new(py, true).to_owned().into_any())),
+        None => {
+            let v = pyo3::types::PyBool::new(py, true).to_owned().into_any();
+            *added = Some(("unpriced", v.clone()));
+            items.push((StrBytes::Borrowed(b"unpriced"), v));
+        }
     }
     Ok(())
 }
@@ -240,7 +246,8 @@ fn emit_inner<'py>(
         return Ok(());
     }
     let status = status.filter(|v| !v.is_none());
-    let build_items = || -> PyResult<Vec<(StrBytes<'py>, Bound<'py, PyAny>)>> {
+    let mut added: Option<(&'static str, Bound<'py, PyAny>)> = None;
+    let mut build_items = || -> PyResult<Vec<(StrBytes<'py>, Bound<'py, PyAny>)>> {
         let mut items: Vec<(StrBytes<'py>, Bound<'py, PyAny>)> = Vec::with_capacity(8);
         if let Some(a) = attrs.as_ref().filter(|a| !a.is_none()) {
             match a.cast::<PyDict>() {
@@ -265,13 +272,13 @@ fn emit_inner<'py>(
             }
         }
         if !kw.is_empty() {
-            price(py, cfg, &mut items)?;
+            price(py, cfg, &mut items, &mut added)?;
         }
         Ok(items)
     };
+    let items = build_items()?;
     core::with_scratch(|buf| -> PyResult<()> {
         let mut res = {
-            let items = build_items()?;
             let mut e = Enc::new(buf);
             write_line(&mut e, cfg, &trace, span, parent_id.as_ref(), op, start, end, status.as_ref(), Some(items), false)
         };
@@ -290,15 +297,100 @@ fn emit_inner<'py>(
             }
         }
         res?;
-        if let Push::Sealed = core::push(buf, cfg) {
-            if core::NEED_WRITER.load(Relaxed) {
-                if let Some(cb) = &cfg.on_fork {
-                    let _ = cb.bind(py).call0();
+        match core::push(buf, cfg) {
+            Push::Full => return Ok(()),
+            Push::Sealed => {
+                if core::NEED_WRITER.load(Relaxed) {
+                    if let Some(cb) = &cfg.on_fork {
+                        let _ = cb.bind(py).call0();
+                    }
                 }
             }
+            Push::Ok => {}
+        }
+        if cfg.observe {
+            observe(&trace, span, parent_id.as_ref(), op, start, end, status.as_ref(), attrs.as_ref(), kw, added.as_ref());
         }
         Ok(())
     })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn observe<'py>(
+    trace: &Id<'py, 32>,
+    span: &Id<'py, 16>,
+    parent: Option<&Bound<'py, PyAny>>,
+    op: &Bound<'py, PyAny>,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+    status: Option<&Bound<'py, PyAny>>,
+    attrs: Option<&Bound<'py, PyAny>>,
+    kw: &[(&'static str, Option<Bound<'py, PyAny>>)],
+    added: Option<&(&'static str, Bound<'py, PyAny>)>,
+) {
+    let mut g = core::OBS.lock().unwrap_or_else(|e| e.into_inner());
+    if g.len() >= core::MAX_OBS {
+        drop(g);
+        core::OBS_DROPPED.fetch_add(1, Relaxed);
+        return;
+    }
+    let mut kws: Vec<(&'static str, Py<PyAny>)> = kw.iter().filter_map(|(n, v)| v.as_ref().map(|v| (*n, v.clone().unbind()))).collect();
+    if let Some((n, v)) = added {
+        kws.push((n, v.clone().unbind()));
+    }
+    g.push(core::Obs {
+        trace: match trace {
+            Id::Py(v) => Ok(v.clone().unbind()),
+            Id::Gen(b) => Err(*b),
+        },
+        span: match span {
+            Id::Py(v) => v.clone().unbind(),
+            Id::Gen(b) => PyString::new(op.py(), unsafe { std::str::from_utf8_unchecked(b) }).into_any().unbind(),
+        },
+        parent: parent.filter(|p| !is_empty(p)).map(|p| p.clone().unbind()),
+        op: op.clone().unbind(),
+        start: start.clone().unbind(),
+        end: end.clone().unbind(),
+        status: status.map(|s| s.clone().unbind()),
+        attrs: attrs.filter(|a| a.is_instance_of::<PyDict>()).map(|a| a.clone().unbind()),
+        kw: kws,
+    });
+}
+
+/// The observations kept since the last call, as trace.span payload dicts, and how many were
+/// dropped because the alert thread fell behind.
+pub fn take_observations(py: Python<'_>) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
+    let obs = std::mem::take(&mut *core::OBS.lock().unwrap_or_else(|e| e.into_inner()));
+    let dropped = core::OBS_DROPPED.swap(0, Relaxed);
+    let mut out = Vec::with_capacity(obs.len());
+    for o in obs {
+        let d = PyDict::new(py);
+        match o.trace {
+            Ok(t) => d.set_item(intern!(py, "trace_id"), t)?,
+            Err(b) => d.set_item(intern!(py, "trace_id"), unsafe { std::str::from_utf8_unchecked(&b) })?,
+        }
+        d.set_item(intern!(py, "span_id"), o.span)?;
+        if let Some(p) = o.parent {
+            d.set_item(intern!(py, "parent_id"), p)?;
+        }
+        d.set_item(intern!(py, "operation"), o.op)?;
+        d.set_item(intern!(py, "start_ns"), o.start)?;
+        d.set_item(intern!(py, "end_ns"), o.end)?;
+        match o.status {
+            Some(s) => d.set_item(intern!(py, "status"), s)?,
+            None => d.set_item(intern!(py, "status"), intern!(py, "ok"))?,
+        }
+        let a = match o.attrs {
+            Some(a) => a.bind(py).cast::<PyDict>()?.copy()?,
+            None => PyDict::new(py),
+        };
+        for (k, v) in o.kw {
+            a.set_item(k, v)?;
+        }
+        d.set_item(intern!(py, "attrs"), a)?;
+        out.push(d);
+    }
+    Ok((out, dropped))
 }
 
 /// `mist.emit_span(operation, start_ns, end_ns, *, ...)` — the low-level hot path. Returns the span id.

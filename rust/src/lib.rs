@@ -62,7 +62,7 @@ fn now_ns() -> i64 {
 
 /// Configure the buffer. `source` is the emitting service name.
 #[pyfunction]
-#[pyo3(signature = (source, batch_bytes, max_buffer_bytes, sample=1.0, context=None, on_fork=None, pricer=None, on_unpriced=None))]
+#[pyo3(signature = (source, batch_bytes, max_buffer_bytes, sample=1.0, context=None, on_fork=None, pricer=None, on_unpriced=None, observe=false))]
 #[allow(clippy::too_many_arguments)]
 fn configure(
     source: &Bound<'_, PyString>,
@@ -73,11 +73,12 @@ fn configure(
     on_fork: Option<Py<PyAny>>,
     pricer: Option<Py<PyAny>>,
     on_unpriced: Option<Py<PyAny>>,
+    observe: bool,
 ) -> PyResult<()> {
     let mut src = Vec::new();
     Enc::new(&mut src).pystr(source)?;
     let sample = if sample >= 1.0 { u64::MAX } else if sample <= 0.0 { 0 } else { (sample * u64::MAX as f64) as u64 };
-    core::set_config(core::Config { source: src, batch_bytes, max_bytes: max_buffer_bytes, sample, context, on_fork, pricer, on_unpriced });
+    core::set_config(core::Config { source: src, batch_bytes, max_bytes: max_buffer_bytes, sample, context, on_fork, pricer, on_unpriced, observe });
     Ok(())
 }
 
@@ -131,6 +132,12 @@ fn wait_written(py: Python<'_>, target: u64, timeout: f64) -> bool {
 #[pyfunction]
 fn fd_writer_stats() -> (u64, Vec<(i32, u64, u64, i32)>) {
     (fdwriter::WRITTEN.load(std::sync::atomic::Ordering::Relaxed), fdwriter::per_fd())
+}
+
+/// Span payloads kept for the alert engine since the last call, and how many were dropped.
+#[pyfunction]
+fn take_observations(py: Python<'_>) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
+    emit::take_observations(py)
 }
 
 /// Sequence number of the last batch already taken by a writer.
@@ -194,6 +201,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(wake, m)?)?;
     m.add_function(wrap_pyfunction!(push_line, m)?)?;
     m.add_function(wrap_pyfunction!(consumed_seq, m)?)?;
+    m.add_function(wrap_pyfunction!(take_observations, m)?)?;
     m.add_function(wrap_pyfunction!(start_fd_writer, m)?)?;
     m.add_function(wrap_pyfunction!(stop_fd_writer, m)?)?;
     m.add_function(wrap_pyfunction!(wait_written, m)?)?;

@@ -1,0 +1,796 @@
+"""Streaming change detectors: one small object per series, O(1) time and memory per observation.
+
+Two detectors, both two-sided underneath (an upward and a downward one-sided CUSUM share the
+same running baseline) and both self-starting (nothing to configure: they learn the baseline
+from the series itself):
+
+``CusumDetector`` -- continuous values (eval scores), or positive heavy-tailed values on a log
+    scale (``log=True``: latency, cost, tokens; a ×1.5 step in cost is a shift of
+    ``log(1.5)/σ_log`` standard deviations, whatever the level).
+
+``BernoulliCusum`` -- pass/fail values (errors, binary eval scores).
+
+Method, continuous (``CusumDetector``)
+--------------------------------------
+1. *Warm-up* (``WARMUP`` = 16 values): location = mean of the values winsorised at the median
+   ± 3 robust standard deviations (1.4826 × MAD), scale = 1.2533 × their mean absolute
+   deviation (the normal-consistent mean absolute deviation: 88 % efficient, unlike the MAD).
+2. *Running robust baseline*: a Huber M-estimate of location (residuals clipped at ±3 σ̂) and a
+   clipped mean absolute deviation for scale, updated by stochastic approximation with gain
+   ``1/n`` (an expanding window: the running mean of all values so far, as in Hawkins' (1987)
+   self-starting CUSUM) until ``n`` reaches ``MEMORY`` = 2500, then ``1/2500`` (an EWMA, so the
+   baseline follows slow drifts, which are not what we alert on).  Once past its first 250
+   values the location stops learning while either CUSUM is above ``FREEZE`` = ½ its
+   threshold, so a change being accumulated is not absorbed into the baseline it is measured
+   against; the scale always learns (freezing it biases it low).  Freezing is a trade: it
+   skips values from the in-control excursions too, which biases the estimates; from a
+   quarter of the threshold instead of half, the false-alarm rate rose 1.7× on normal data
+   and 5× on a pass rate (measured with the benchmark), for a 0.5 σ shift found ~10 % sooner.
+3. *Standardise* each value against the baseline *before* it is updated (a recursive residual):
+   ``t = (x - m) / (s·sqrt(1 + 1/n_loc))``; while the estimates are young (fewer than 250
+   values) ``t`` is mapped to a standard normal value with Wallace's (1959) approximation of the
+   Student-t → normal transform (``ν`` = 0.88 n, the efficiency of the scale estimate), which
+   keeps the false-alarm rate of a just-started series close to the nominal one (Hawkins 1987;
+   Hawkins & Olwell 1998, ch. 7).  The standardised value is winsorised at ±3, which bounds
+   what one outlier or a heavy tail can add to the sum (one value adds at most 2.5 of the ~10
+   needed).
+4. *CUSUM* (Page 1954) with reference ``k`` = 0.5 (tuned to a shift of 1 σ):
+   ``S⁺ = max(0, S⁺ + z - k)``, ``S⁻ = max(0, S⁻ - z - k)``; an alarm when ``S > h``.
+5. *Where the change started*: the CUSUM's last zero is the maximum-likelihood change point for
+   a change of the design size (Page 1954, Hinkley 1971), but it comes too early when the sum
+   happened to be wandering above zero when a large change arrived.  A second, "fast" CUSUM
+   with ``k`` = 1.5 runs inside the main one (it is never above it, so it costs nothing while
+   the main sum is at zero); at an alarm the start is whichever of the two candidates has the
+   larger generalised likelihood ratio with the post-change mean estimated,
+   ``(Σ residual)² / n``.  The post-change level is the mean of the values since the start,
+   each winsorised at ±6 σ around the mean of the run so far (robust to an outlier, unbiased
+   for a change of any size).
+6. After an alarm both sums restart from 0; the caller decides whether the change is accepted
+   (``rebaseline()``): the location is then re-learned from the values that follow, from
+   scratch (Hawkins' recursion: the first new value is the location, each later one is
+   standardised against the mean of those before it), keeping the scale.  Re-learning from
+   the run itself would carry its selection bias: after a false alarm the run's mean is
+   ~1 σ off, and the detector would promptly alarm back (measured: it halves the ARL0).
+
+Method, pass/fail (``BernoulliCusum``)
+--------------------------------------
+Reynolds & Stoumbos (1999): the CUSUM of the log-likelihood ratio of each 0/1 value,
+``x·log(p₁/p₀) + (1-x)·log((1-p₁)/(1-p₀))``, with ``p₀`` the running estimate of P(x = 1)
+(Jeffreys start ``(ones + ½)/(n + 1)`` after a 20-value warm-up, expanding window then an
+EWMA of memory ``BERN_MEMORY`` = 5000, frozen while a sum is above half its threshold once
+past 500 values) and ``p₁`` the rate with the odds multiplied (upward sum) or divided
+(downward sum) by ``ODDS_RATIO`` = 2.25, i.e. 10 % → 20 % failures.  The increments are
+recomputed when ``p₀`` moves by more than 2 % (relative).  A single value adds at most
+``log 2.25`` ≈ 0.81, so no single failure can alarm.  The start of a change is refined to the
+maximum-likelihood change point (with the post-change rate estimated) among the run start and
+the last ``EVENTS`` = 16 occurrences of the rarer outcome (just before one, when it became more
+frequent; just after one, when it became rarer).  ``rebaseline()`` re-learns ``p₀`` from the
+values that follow (a new warm-up).
+
+Calibration: from a false-alarm rate to ``h``
+--------------------------------------------
+The target is a false-alarm budget: at ``sensitivity`` = 1, at most one alarm per
+``1/FALSE_ALARM_RATE`` = 100,000 values of a stationary series, both directions together.
+``side_arl0(sensitivity, bad)`` splits the budget into an in-control average run length (ARL0)
+per one-sided sum: evenly (``bad=0``, e.g. ``changepoints``), or, when one direction is the
+regression direction (the alert engine), 10/11 of the budget to that direction and 1/11 to the
+other, which only re-baselines silently.  ``sensitivity`` multiplies the budget
+(2 → one per 50,000; 0.1 → one per million).
+
+For both CUSUMs ``log ARL0`` is, to a very good approximation, linear in ``h`` with slope 1
+(Siegmund 1985: ``ARL0 ≈ 2(e^b - b - 1)`` with ``b = h + 1.166`` for the normal CUSUM with
+``k = 0.5``; Wald's identity gives slope 1 for any log-likelihood-ratio CUSUM), so
+``h = log(ARL0) - c``.  The intercepts ``c`` were measured by simulation
+(``python benches/bench_detectors.py --calibrate``, about 10 minutes; it prints the
+constants below):
+
+1. the known-parameter CUSUMs (numpy, 10,000 chains × 40,000 values = 4·10⁸ values per point)
+   at h = 5, 6, 7, 8: ``CONT_INTERCEPT`` for the winsorised normal CUSUM, ``BERN_INTERCEPT_UP``
+   / ``_DOWN`` on a grid of ``q`` (the rarer outcome's probability) for the Bernoulli CUSUM,
+   taking the smallest intercept seen (conservative: it grows slowly with ``h``);
+2. the real pure-Python detectors with those intercepts, self-starting and re-baselined after
+   every alarm, on stationary values (N(0,1); Bernoulli(0.9)) at target ARL0s of 20,000
+   (20 × 300,000 values) and 100,000 per side (30 × 500,000 values, the operating point):
+   the continuous one met both (20,583 and 108,696), the Bernoulli one fell short (16,349 and
+   84,746: 0.20 and 0.17 in log units);
+3. the module's intercepts are the known-parameter ones minus the larger shortfall rounded up
+   to 0.05, plus 0.05 spare: 0.05 (continuous), 0.30 (pass/fail).
+
+``benches/bench_detectors.py`` then measures the false-alarm rates on ≥ 1,000,000-value
+stationary series (normal, lognormal, a 90 % pass rate, a 2 % error rate) and the detection
+delays.  Below ``q`` = 0.01 the ``q`` = 0.01 intercept is used, which is conservative (rarer
+events make every run longer).
+
+References
+----------
+- E. S. Page (1954). Continuous inspection schemes. Biometrika 41(1/2), 100-115.
+- D. V. Hinkley (1971). Inference about the change-point from cumulative sum tests.
+  Biometrika 58(3), 509-523.
+- D. M. Hawkins (1987). Self-starting CUSUM charts for location and scale.
+  The Statistician 36, 299-316.
+- D. M. Hawkins & D. H. Olwell (1998). Cumulative Sum Charts and Charting for Quality
+  Improvement. Springer.
+- M. R. Reynolds & Z. G. Stoumbos (1999). A CUSUM chart for monitoring a proportion when
+  inspecting continuously. Journal of Quality Technology 31(1), 87-108.
+- D. Siegmund (1985). Sequential Analysis: Tests and Confidence Intervals. Springer.
+- D. L. Wallace (1959). Bounds on normal approximations to Student's and the chi-square
+  distributions. Annals of Mathematical Statistics 30(4), 1121-1130.
+- P. J. Huber (1964). Robust estimation of a location parameter. Ann. Math. Statist. 35, 73-101.
+- G. Lorden (1971), G. V. Moustakides (1986): optimality of the CUSUM (minimax detection delay
+  for a given ARL0).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Tuple
+
+__all__ = [
+    "FALSE_ALARM_RATE",
+    "CusumDetector",
+    "BernoulliCusum",
+    "side_arl0",
+    "cusum_threshold",
+    "bernoulli_threshold",
+]
+
+# --- design constants --------------------------------------------------------------------------
+
+FALSE_ALARM_RATE = 1e-5   #: default budget: false alarms per value (both directions together)
+GOOD_SIDE_SHARE = 1.0 / 11.0  #: share of the budget for the non-regression direction (engine)
+
+K = 0.5          #: CUSUM reference value, in standard deviations (tuned to a 1 σ shift)
+KF = 1.5         #: reference value of the "fast" CUSUM that locates the start of large changes
+CLIP = 3.0       #: winsorising bound for standardised values (and the Huber constant)
+RUN_CLIP = 6.0   #: post-change level: values winsorised at ±6 σ around the run's mean so far
+WARMUP = 16      #: values collected before the first robust estimate
+MEMORY = 2500    #: effective memory of the running baseline once it is full (continuous)
+FREEZE = 0.5     #: the baseline stops learning while a sum is above FREEZE × h
+YOUNG = 250      #: below this many values the small-sample corrections are applied
+_ABS_DEV = 0.7971        # E[min(|Z|, 3)] for Z ~ N(0, 1): scale consistency of the clipped MAD
+
+ODDS_RATIO = 2.25   #: Bernoulli design change: odds × 2.25 (10 % → 20 %) or ÷ 2.25
+BERN_WARMUP = 20
+BERN_MEMORY = 5000
+BERN_YOUNG = 500    #: below this many values the rate estimate never freezes
+_BERN_TOL = 0.02    # recompute increments when p moves by more than 2 % (relative)
+_P_MIN = 1e-4
+EVENTS = 16         #: rare events remembered to refine the start of a change
+
+#: log ARL0 - h for the winsorised normal CUSUM (k = 0.5, clip 3): the known-parameter value
+#: 1.88 minus a self-starting margin of 0.05 (``benches/bench_detectors.py --calibrate``).
+CONT_INTERCEPT = 1.83
+#: (q, log ARL0 - h) for the Bernoulli CUSUM whose sum looks for the rarer outcome to become
+#: more frequent (UP) or less frequent (DOWN); q = probability of the rarer outcome.  The
+#: known-parameter values minus a self-starting margin of 0.30 (same script).
+BERN_INTERCEPT_UP: Tuple[Tuple[float, float], ...] = (
+    (0.01, 5.4), (0.02, 4.72), (0.05, 3.87), (0.1, 3.28), (0.2, 2.8), (0.3, 2.6), (0.5, 2.54),
+)
+BERN_INTERCEPT_DOWN: Tuple[Tuple[float, float], ...] = (
+    (0.01, 5.97), (0.02, 5.23), (0.05, 4.34), (0.1, 3.69), (0.2, 3.09), (0.3, 2.79), (0.5, 2.54),
+)
+
+_log = math.log
+_sqrt = math.sqrt
+_log1p = math.log1p
+_INF = float("inf")
+_BIG = 1e300  # "never" as a finite number, so states stay strict JSON
+
+
+def side_arl0(sensitivity: float = 1.0, bad: int = 0) -> Tuple[float, float]:
+    """In-control average run lengths ``(upward, downward)`` for a false-alarm budget.
+
+    The budget is ``FALSE_ALARM_RATE × sensitivity`` alarms per value, both sums together.
+    ``bad`` is the regression direction (+1 up, -1 down, 0 none): the regression side gets
+    10/11 of the budget, the other side (which only re-baselines) 1/11.
+    """
+    try:
+        sens = float(sensitivity)
+    except (TypeError, ValueError):
+        sens = math.nan
+    if not (0.0 < sens < _INF) or isinstance(sensitivity, bool):
+        raise ValueError(f"sensitivity must be a positive number, got {sensitivity!r}")
+    rate = FALSE_ALARM_RATE * sens
+    if bad == 0:
+        return 2.0 / rate, 2.0 / rate
+    main = 1.0 / (rate * (1.0 - GOOD_SIDE_SHARE))
+    other = 1.0 / (rate * GOOD_SIDE_SHARE)
+    return (main, other) if bad > 0 else (other, main)
+
+
+def cusum_threshold(arl0: float) -> float:
+    """Decision threshold ``h`` (in standard deviations) of the continuous CUSUM for an ARL0."""
+    return max(2.0, _log(arl0) - CONT_INTERCEPT)
+
+
+def _interp(table: Tuple[Tuple[float, float], ...], q: float) -> float:
+    if q <= table[0][0]:
+        return table[0][1]
+    lq = _log(q)
+    for (q0, c0), (q1, c1) in zip(table, table[1:]):
+        if q <= q1:
+            w = (lq - _log(q0)) / (_log(q1) - _log(q0))
+            return c0 + w * (c1 - c0)
+    return table[-1][1]
+
+
+def bernoulli_threshold(p: float, arl0: float, up: bool) -> float:
+    """Decision threshold ``h`` (log-likelihood units) of one Bernoulli CUSUM sum.
+
+    ``p`` is the in-control P(x = 1); ``up`` says whether the sum looks for P(x = 1) to rise.
+    """
+    q = min(p, 1.0 - p)
+    rarer_up = up if p <= 0.5 else not up
+    c = _interp(BERN_INTERCEPT_UP if rarer_up else BERN_INTERCEPT_DOWN, q)
+    return max(1.0, _log(arl0) - c)
+
+
+def _median(xs: list) -> float:
+    ys = sorted(xs)
+    n = len(ys)
+    mid = n // 2
+    return ys[mid] if n % 2 else 0.5 * (ys[mid - 1] + ys[mid])
+
+
+class CusumDetector:
+    """Self-starting, robust, two-sided CUSUM for a continuous (or, ``log=True``, positive) series.
+
+    ``update(x, tag)`` returns +1 (the level rose), -1 (it fell) or 0.  After an alarm:
+    ``start`` is the 1-based index of the first value of the change, ``start_tag`` the tag passed
+    with it, ``count`` the number of values since, ``level`` the post-change level and
+    ``before`` the baseline it was measured against (both in the series' units), ``shift`` the
+    change in baseline standard deviations.  Values that cannot be used (NaN, ±inf, and for
+    ``log=True`` values ≤ 0) are ignored.
+    """
+
+    __slots__ = (
+        "log", "arl_up", "arl_dn", "h_up", "h_dn", "hf_up", "hf_dn", "floor_abs", "floor_rel",
+        "n", "warm", "m", "sabs", "s", "inv_s", "n_loc", "n_sc", "young",
+        "up", "dn", "up_start", "dn_start", "up_tag", "dn_tag", "up_sum", "dn_sum",
+        "fu", "fd", "fu_start", "fd_start", "fu_tag", "fd_tag", "fu_sum", "fd_sum",
+        "start", "start_tag", "count", "level", "lvl", "before", "shift", "alarms",
+    )
+
+    def __init__(self, arl_up: float = 2e5, arl_dn: float = 2e5, *, log: bool = False,
+                 floor: Optional[float] = None) -> None:
+        self.log = bool(log)
+        self.arl_up = float(arl_up)
+        self.arl_dn = float(arl_dn)
+        self.h_up = cusum_threshold(self.arl_up)
+        self.h_dn = cusum_threshold(self.arl_dn)
+        self.hf_up = FREEZE * self.h_up
+        self.hf_dn = FREEZE * self.h_dn
+        # smallest scale the detector will believe in: 0.5 % on a log scale (a constant series
+        # that starts to jitter by less than that is not a change); otherwise relative to level
+        self.floor_abs = (0.005 if log else 1e-9) if floor is None else float(floor)
+        self.floor_rel = 0.0 if log else 1e-3
+        self.n = 0
+        self.warm: Optional[list] = []
+        self.m = 0.0
+        self.sabs = 0.0
+        self.s = 1.0
+        self.inv_s = 1.0
+        self.n_loc = 0
+        self.n_sc = 0
+        self.young = True
+        self.up = 0.0
+        self.dn = 0.0
+        self.up_start = 0
+        self.dn_start = 0
+        self.up_tag: Any = None
+        self.dn_tag: Any = None
+        self.up_sum = 0.0
+        self.dn_sum = 0.0
+        self.fu = self.fd = self.fu_sum = self.fd_sum = 0.0
+        self.fu_start = self.fd_start = 0
+        self.fu_tag: Any = None
+        self.fd_tag: Any = None
+        self.start = 0
+        self.start_tag: Any = None
+        self.count = 0
+        self.level = 0.0
+        self.lvl = 0.0
+        self.before = 0.0
+        self.shift = 0.0
+        self.alarms = 0
+
+    # -- helpers -----------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """True once the warm-up is over and the detector can alarm."""
+        return self.warm is None
+
+    def to_units(self, v: float) -> float:
+        """Internal (possibly log) value → the series' units."""
+        return math.exp(v) if self.log else v
+
+    @property
+    def baseline(self) -> float:
+        """Current baseline level in the series' units (0 during warm-up)."""
+        return self.to_units(self.m) if self.warm is None else 0.0
+
+    @property
+    def scale(self) -> float:
+        """Current scale (standard deviation, of logs when ``log=True``)."""
+        return self.s
+
+    def reference(self, direction: int) -> float:
+        """The CUSUM reference level ``baseline ± k·σ`` in the series' units: values beyond it
+        add evidence of a change in ``direction``."""
+        return self.to_units(self.m + direction * K * self.s)
+
+    def _set_scale(self, sabs: float) -> None:
+        self.sabs = sabs
+        s = sabs / _ABS_DEV
+        floor = self.floor_abs
+        if self.floor_rel:
+            floor = max(floor, self.floor_rel * abs(self.m))
+        if s < floor:
+            s = floor
+        self.s = s
+        self.inv_s = 1.0 / s
+
+    def _start(self) -> None:
+        xs = self.warm
+        assert xs is not None
+        med = _median(xs)
+        mad = _median([abs(x - med) for x in xs]) * 1.4826
+        if mad <= 0.0:
+            mad = _median([abs(x - med) for x in xs if x != med] or [0.0]) * 1.4826
+        lo, hi = med - CLIP * mad, med + CLIP * mad
+        w = [lo if x < lo else hi if x > hi else x for x in xs]
+        self.m = sum(w) / len(w)
+        self.n_loc = len(xs)
+        self.n_sc = len(xs)
+        self._set_scale(sum(abs(x - self.m) for x in w) / len(w) * _ABS_DEV / 0.7979)
+        self.warm = None
+        self.young = True
+
+    # -- the hot path ------------------------------------------------------------------------
+    def update(self, x: float, tag: Any = None) -> int:
+        """Feed one value; return +1 / -1 on an upward / downward alarm, else 0."""
+        if self.log:
+            if not x > 0.0 or x == _INF:
+                return 0
+            x = _log(x)
+        elif x != x or x == _INF or x == -_INF:
+            return 0
+        n = self.n + 1
+        self.n = n
+        warm = self.warm
+        if warm is not None:
+            warm.append(x)
+            if len(warm) >= WARMUP:
+                self._start()
+            return 0
+        if self.young:
+            if self.n_loc == 0:  # first value after a re-baseline
+                self.m = x
+                self.n_loc = 1
+                if self.floor_rel:
+                    self._set_scale(self.sabs)
+                return 0
+            s = self.s
+            r = x - self.m
+            zr = r * self.inv_s
+            t = zr / _sqrt(1.0 + 1.0 / self.n_loc)
+            nu = 0.88 * self.n_sc
+            z = _sqrt(nu * _log1p(t * t / nu)) * (8.0 * nu + 1.0) / (8.0 * nu + 3.0)
+            if t < 0.0:
+                z = -z
+        else:
+            s = self.s
+            r = x - self.m
+            z = zr = r * self.inv_s
+        if z > CLIP:
+            z = CLIP
+        elif z < -CLIP:
+            z = -CLIP
+        # the first value of a run is winsorised at ±2·RUN_CLIP σ around the baseline
+        if zr > 2.0 * RUN_CLIP:
+            rr = rr0 = 2.0 * RUN_CLIP * s
+        elif zr < -2.0 * RUN_CLIP:
+            rr = rr0 = -2.0 * RUN_CLIP * s
+        else:
+            rr = rr0 = r
+        # the CUSUMs; inside each, a "fast" CUSUM with a larger reference value (KF), whose
+        # runs are short, gives a second, later candidate for the start of a large change
+        # (it is never above the main sum, so it only needs updating while that is positive)
+        up = self.up + z - K
+        if up > 0.0:
+            if self.up == 0.0:
+                self.up_start = n
+                self.up_tag = tag
+                self.up_sum = rr
+            else:
+                # the post-change level: values winsorised at ±RUN_CLIP σ around the run's mean
+                # so far (robust to an outlier, unbiased however large the change)
+                total = self.up_sum
+                mu = total / (n - self.up_start)
+                rr = r
+                if r > mu + RUN_CLIP * s:
+                    rr = mu + RUN_CLIP * s
+                elif r < mu - RUN_CLIP * s:
+                    rr = mu - RUN_CLIP * s
+                self.up_sum = total + rr
+            fu = self.fu + z - KF
+            if fu > 0.0:
+                if self.fu == 0.0:
+                    self.fu_start = n
+                    self.fu_tag = tag
+                    self.fu_sum = rr0
+                else:
+                    total = self.fu_sum
+                    mu = total / (n - self.fu_start)
+                    rr = r
+                    if r > mu + RUN_CLIP * s:
+                        rr = mu + RUN_CLIP * s
+                    elif r < mu - RUN_CLIP * s:
+                        rr = mu - RUN_CLIP * s
+                    self.fu_sum = total + rr
+                self.fu = fu
+            else:
+                self.fu = 0.0
+            if up > self.h_up:
+                return self._alarm(1, n)
+        else:
+            up = 0.0
+            self.fu = 0.0
+        self.up = up
+        dn = self.dn - z - K
+        if dn > 0.0:
+            if self.dn == 0.0:
+                self.dn_start = n
+                self.dn_tag = tag
+                self.dn_sum = rr0
+            else:
+                total = self.dn_sum
+                mu = total / (n - self.dn_start)
+                rr = r
+                if r > mu + RUN_CLIP * s:
+                    rr = mu + RUN_CLIP * s
+                elif r < mu - RUN_CLIP * s:
+                    rr = mu - RUN_CLIP * s
+                self.dn_sum = total + rr
+            fd = self.fd - z - KF
+            if fd > 0.0:
+                if self.fd == 0.0:
+                    self.fd_start = n
+                    self.fd_tag = tag
+                    self.fd_sum = rr0
+                else:
+                    total = self.fd_sum
+                    mu = total / (n - self.fd_start)
+                    rr = r
+                    if r > mu + RUN_CLIP * s:
+                        rr = mu + RUN_CLIP * s
+                    elif r < mu - RUN_CLIP * s:
+                        rr = mu - RUN_CLIP * s
+                    self.fd_sum = total + rr
+                self.fd = fd
+            else:
+                self.fd = 0.0
+            if dn > self.h_dn:
+                return self._alarm(-1, n)
+        else:
+            dn = 0.0
+            self.fd = 0.0
+        self.dn = dn
+        # baseline update with the clipped residual (Huber): the scale always learns; the
+        # location stops learning while a sum is above FREEZE × h, once it is no longer young
+        if zr > CLIP:
+            zr = CLIP
+        elif zr < -CLIP:
+            zr = -CLIP
+        ns = self.n_sc
+        if ns < MEMORY:
+            ns += 1
+            self.n_sc = ns
+        sabs = self.sabs
+        sabs += ((zr if zr >= 0.0 else -zr) * s - sabs) / ns
+        self.sabs = sabs
+        if self.young or (up < self.hf_up and dn < self.hf_dn):
+            nl = self.n_loc
+            if nl < MEMORY:
+                nl += 1
+                self.n_loc = nl
+                if nl >= YOUNG:
+                    self.young = False
+            self.m += zr * s / nl
+        s = sabs * 1.2545  # 1 / _ABS_DEV
+        if s < self.floor_abs or (self.floor_rel and s < self.floor_rel * abs(self.m)):
+            self._set_scale(sabs)
+        else:
+            self.s = s
+            self.inv_s = 1.0 / s
+        return 0
+
+    def _alarm(self, direction: int, n: int) -> int:
+        if direction > 0:
+            start, tag, total = self.up_start, self.up_tag, self.up_sum
+            f, fstart, ftag, ftotal = self.fu, self.fu_start, self.fu_tag, self.fu_sum
+        else:
+            start, tag, total = self.dn_start, self.dn_tag, self.dn_sum
+            f, fstart, ftag, ftotal = self.fd, self.fd_start, self.fd_tag, self.fd_sum
+        count = n - start + 1
+        if f > 0.0 and fstart > start:
+            # maximum-likelihood choice between the two candidate starts, with the post-change
+            # mean estimated from each segment: the log GLR of a segment is (Σ residual)² / 2nσ²
+            fcount = n - fstart + 1
+            if ftotal * ftotal / fcount > total * total / count:
+                start, tag, total, count = fstart, ftag, ftotal, fcount
+        self.start = start
+        self.start_tag = tag
+        self.count = count
+        mean = total / count
+        self.before = self.to_units(self.m)
+        self.level = self.to_units(self.m + mean)
+        self.shift = mean * self.inv_s
+        self.alarms += 1
+        self.lvl = self.m + mean
+        self.up = self.dn = self.fu = self.fd = 0.0
+        return direction
+
+    def rebaseline(self) -> None:
+        """Accept the last alarm's change: re-learn the location from the values that follow.
+
+        The location restarts from scratch (Hawkins' self-starting recursion: the first new value
+        is the new location, each later one is standardised against the mean of those before it,
+        inflated by ``sqrt(1 + 1/n)``), so the new baseline carries no selection bias from the
+        alarm run; the scale is kept."""
+        if self.warm is not None:
+            return
+        self.n_loc = 0
+        self.young = True
+        self.up = self.dn = self.fu = self.fd = 0.0
+
+    # -- persistence -------------------------------------------------------------------------
+    def state(self) -> Dict[str, Any]:
+        """JSON-able state (tags must be JSON-able themselves)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "CusumDetector":
+        self = cls.__new__(cls)
+        for name in cls.__slots__:
+            setattr(self, name, state[name])
+        if self.warm is not None:
+            self.warm = list(self.warm)
+        return self
+
+
+def _glr(k: int, n: int, q0: float, rise: bool) -> float:
+    """Log generalised likelihood ratio of ``k`` events in ``n`` values at the estimated rate
+    ``k/n`` against the rate ``q0``; -inf unless the rate moved the way ``rise`` says."""
+    if n <= 0 or (k <= q0 * n if rise else k >= q0 * n):
+        return -_INF
+    q = k / n
+    g = k * _log(q / q0) if k else 0.0
+    if k < n:
+        g += (n - k) * _log((1.0 - q) / (1.0 - q0))
+    return g
+
+
+class BernoulliCusum:
+    """Self-starting two-sided Bernoulli CUSUM (Reynolds & Stoumbos 1999) for 0/1 values.
+
+    ``update(x, tag)`` takes a truthy/falsy value (1 = the event: an error, a pass) and returns
+    +1 (P(x = 1) rose), -1 (it fell) or 0.  After an alarm the same attributes as
+    :class:`CusumDetector` describe the change (``level`` and ``before`` are rates, ``shift``
+    is the log odds ratio between them).
+    """
+
+    __slots__ = (
+        "arl_up", "arl_dn", "h_up", "h_dn", "hf_up", "hf_dn",
+        "n", "wn", "ones", "p", "n_p", "p_design", "p_up", "p_dn", "a_up", "b_up", "a_dn", "b_dn",
+        "up", "dn", "up_start", "dn_start", "up_tag", "dn_tag", "up_sum", "dn_sum",
+        "start", "start_tag", "count", "level", "before", "shift", "alarms", "rare", "ev",
+    )
+
+    log = False
+
+    def __init__(self, arl_up: float = 2e5, arl_dn: float = 2e5) -> None:
+        self.arl_up = float(arl_up)
+        self.arl_dn = float(arl_dn)
+        self.h_up = self.h_dn = self.hf_up = self.hf_dn = _BIG  # set when the warm-up ends
+        self.n = 0
+        self.wn = 0  # values collected in the current warm-up, -1 once it is over
+        self.ones = 0
+        self.p = 0.5
+        self.n_p = 0
+        self.p_design = -1.0
+        self.p_up = self.p_dn = 0.5
+        self.a_up = self.b_up = self.a_dn = self.b_dn = 0.0
+        self.up = 0.0
+        self.dn = 0.0
+        self.up_start = 0
+        self.dn_start = 0
+        self.up_tag: Any = None
+        self.dn_tag: Any = None
+        self.up_sum = 0
+        self.dn_sum = 0
+        self.start = 0
+        self.start_tag: Any = None
+        self.count = 0
+        self.level = 0.0
+        self.before = 0.0
+        self.shift = 0.0
+        self.alarms = 0
+        self.rare = 1      # the rarer outcome under the current estimate
+        self.ev: list = []  # (index, tag) of the last EVENTS rarer outcomes
+
+    @property
+    def ready(self) -> bool:
+        """True once the warm-up is over and the detector can alarm."""
+        return self.wn < 0
+
+    @property
+    def baseline(self) -> float:
+        """Current estimate of P(x = 1)."""
+        return self.p
+
+    def reference(self, direction: int) -> float:
+        """The rate the sum in ``direction`` is tuned to detect (odds × or ÷ 2.25)."""
+        return self.p_up if direction > 0 else self.p_dn
+
+    def _design(self) -> None:
+        p = self.p
+        odds = p / (1.0 - p)
+        p_up = odds * ODDS_RATIO / (1.0 + odds * ODDS_RATIO)
+        p_dn = odds / ODDS_RATIO / (1.0 + odds / ODDS_RATIO)
+        self.p_up = p_up
+        self.p_dn = p_dn
+        self.a_up = _log(p_up / p)
+        self.b_up = _log((1.0 - p_up) / (1.0 - p))
+        self.a_dn = _log(p_dn / p)
+        self.b_dn = _log((1.0 - p_dn) / (1.0 - p))
+        self.h_up = bernoulli_threshold(p, self.arl_up, True)
+        self.h_dn = bernoulli_threshold(p, self.arl_dn, False)
+        self.hf_up = FREEZE * self.h_up
+        self.hf_dn = FREEZE * self.h_dn
+        self.p_design = p
+        self.rare = 1 if p <= 0.5 else 0
+
+    def _set_p(self, p: float) -> None:
+        if p < _P_MIN:
+            p = _P_MIN
+        elif p > 1.0 - _P_MIN:
+            p = 1.0 - _P_MIN
+        self.p = p
+        pd = self.p_design
+        q = pd if pd < 0.5 else 1.0 - pd
+        if abs(p - pd) > _BERN_TOL * q:
+            self._design()
+
+    def update(self, x: Any, tag: Any = None) -> int:
+        """Feed one 0/1 value; return +1 / -1 on an upward / downward alarm, else 0."""
+        x = 1 if x else 0
+        n = self.n + 1
+        self.n = n
+        if x == self.rare:
+            ev = self.ev
+            ev.append((n, tag))
+            if len(ev) > EVENTS:
+                del ev[0]
+        wn = self.wn
+        if wn >= 0:
+            wn += 1
+            self.ones += x
+            if wn >= BERN_WARMUP:
+                self.n_p = wn
+                self._set_p((self.ones + 0.5) / (wn + 1.0))
+                wn = -1
+            self.wn = wn
+            return 0
+        if x:
+            up = self.up + self.a_up
+            dn = self.dn + self.a_dn
+        else:
+            up = self.up + self.b_up
+            dn = self.dn + self.b_dn
+        if up > 0.0:
+            if self.up == 0.0:
+                self.up_start = n
+                self.up_tag = tag
+                self.up_sum = x
+            else:
+                self.up_sum += x
+            if up > self.h_up:
+                return self._alarm(1, n)
+        else:
+            up = 0.0
+        self.up = up
+        if dn > 0.0:
+            if self.dn == 0.0:
+                self.dn_start = n
+                self.dn_tag = tag
+                self.dn_sum = x
+            else:
+                self.dn_sum += x
+            if dn > self.h_dn:
+                return self._alarm(-1, n)
+        else:
+            dn = 0.0
+        self.dn = dn
+        if self.n_p < BERN_YOUNG or (up < self.hf_up and dn < self.hf_dn):
+            np_ = self.n_p
+            if np_ < BERN_MEMORY:
+                np_ += 1
+                self.n_p = np_
+            p = self.p + (x - self.p) / np_
+            pd = self.p_design
+            if (p - pd if p > pd else pd - p) > _BERN_TOL * (pd if pd < 0.5 else 1.0 - pd):
+                self._set_p(p)
+            else:
+                self.p = p
+        return 0
+
+    def _alarm(self, direction: int, n: int) -> int:
+        if direction > 0:
+            start, tag, ones = self.up_start, self.up_tag, self.up_sum
+        else:
+            start, tag, ones = self.dn_start, self.dn_tag, self.dn_sum
+        count = n - start + 1
+        before = self.p
+        rare = self.rare
+        # refine the start to the maximum-likelihood change point (Hinkley 1971) with the
+        # post-change rate estimated rather than the design one: candidates are the run start
+        # and, among the recent rare events, each event (the rarer outcome became more frequent)
+        # or the value right after each event (it became less frequent)
+        rise = (direction > 0) == (rare == 1)
+        q0 = before if rare == 1 else 1.0 - before
+        k0 = ones if rare == 1 else count - ones
+        best = _glr(k0, count, q0, rise)
+        j = 0
+        for idx, etag in reversed(self.ev):
+            if idx < start:
+                break
+            if rise:
+                j += 1
+                cand, k = idx, j
+            else:
+                cand, k = idx + 1, j
+                j += 1
+            if cand <= start or cand > n:
+                continue
+            g = _glr(k, n - cand + 1, q0, rise)
+            if g > best:
+                best = g
+                start, tag = cand, etag
+                k0 = k
+        count = n - start + 1
+        ones = k0 if rare == 1 else count - k0
+        self.start = start
+        self.start_tag = tag
+        self.count = count
+        level = ones / count
+        self.before = before
+        self.level = level
+        lv = min(max((ones + 0.5) / (count + 1.0), _P_MIN), 1.0 - _P_MIN)
+        self.shift = _log(lv / (1.0 - lv)) - _log(before / (1.0 - before))
+        self.alarms += 1
+        self.up = 0.0
+        self.dn = 0.0
+        return direction
+
+    def rebaseline(self) -> None:
+        """Accept the last alarm's change: re-learn P(x = 1) from the values that follow (a new
+        warm-up of ``BERN_WARMUP`` values, then the expanding-window estimate), so the new
+        baseline carries no selection bias from the alarm run."""
+        if self.wn >= 0:
+            return
+        self.wn = 0
+        self.ones = 0
+        self.up = 0.0
+        self.dn = 0.0
+
+    def state(self) -> Dict[str, Any]:
+        """JSON-able state (tags must be JSON-able themselves)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "BernoulliCusum":
+        self = cls.__new__(cls)
+        for name in cls.__slots__:
+            setattr(self, name, state[name])
+        self.ev = [(int(i), t) for i, t in self.ev]
+        return self

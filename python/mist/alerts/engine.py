@@ -1,0 +1,580 @@
+"""The alert engine: ``trace.span`` payloads in, ``trace.alert`` payloads out.
+
+One :class:`AlertEngine` watches, per ``(operation, model)``:
+
+=================  ======================================  ==========  ===========
+metric             value per span                          scale       regression
+=================  ======================================  ==========  ===========
+``latency_ms``     ``attrs.latency_ms``, else end - start  log         up
+``cost_usd``       ``attrs.cost_usd`` (> 0)                log         up
+``tokens_out``     ``attrs.tokens_out`` (> 0)              log         up
+``error_rate``     ``status == "error"``                   pass/fail   up
+``score.<name>``   every ``attrs["score.<name>"]``         continuous  down
+                   (pass/fail when only 0/1 arrive)
+``trace_cost_usd`` sum of a trace's ``cost_usd``, when     log         up
+                   its root span (no ``parent_id``) ends
+=================  ======================================  ==========  ===========
+
+Each metric is a series with its own self-starting detector (:mod:`mist.alerts.detectors`),
+two-sided underneath: a change in the regression direction fires, a change the other way
+silently becomes the new baseline.
+
+Lifecycle of one series:
+
+- the first ``min_observations`` values only teach the detector (changes are absorbed silently);
+- a change in the regression direction fires **one** ``firing`` alert (value = the post-change
+  level, baseline = the level before, since_ns = the timestamp of the first value of the change
+  as the CUSUM estimates it, evidence = up to ``evidence`` span ids since then);
+- the detector then re-learns the current level from the values that follow; further worsening
+  is absorbed into the same alert;
+- the alert **resolves** once a level re-learned after the alert (or after a later change back)
+  from at least 20 values (200 for pass/fail series) is closer to the old baseline than to the
+  alerting level (hysteresis: a separate recovery window, not the same threshold crossed back);
+- after resolving, the series cannot fire again for ``cooldown`` values (a change that persists
+  fires when the cooldown ends).
+
+Memory is bounded: at most ``max_series`` ``(operation, model)`` groups (least recently seen
+evicted) and ``max_open_traces`` per-trace cost sums.  ``observe`` never raises: payloads it
+cannot read are skipped and counted (``stats()``).  The engine is guarded by a lock, so it may be
+fed from one thread and saved (``state_dict``) from another.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from typing import Any, Dict, List, Optional, Tuple
+
+from .detectors import BernoulliCusum, CusumDetector, K, ODDS_RATIO, side_arl0
+
+__all__ = ["AlertEngine"]
+
+STATE_VERSION = 1
+_SCORE_PROBE = 20          # score values looked at before choosing continuous vs pass/fail
+_RECOVERY_CONT = 20
+_RECOVERY_BINARY = 200
+_SPAN_ID = re.compile(r"[0-9a-f]{16}|[0-9a-f]{32}")
+
+# metric -> (kind, regression direction)
+_POSITIVE = "positive"
+_BINARY = "binary"
+_CONTINUOUS = "continuous"
+_UNDECIDED = "undecided"
+
+
+def _number(v: Any) -> Optional[float]:
+    """A finite float from an int/float (not bool), else None."""
+    t = type(v)
+    if t is float:
+        return v if v - v == 0.0 else None  # rejects NaN and ±inf
+    if t is int:
+        return float(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        f = float(v)
+        return f if f - f == 0.0 else None
+    return None
+
+
+def _score_value(v: Any) -> Optional[float]:
+    if v is True:
+        return 1.0
+    if v is False:
+        return 0.0
+    return _number(v)
+
+
+def _round(v: float) -> float:
+    if v != v or v in (math.inf, -math.inf):
+        return 0.0
+    return float(f"{v:.6g}")
+
+
+def _plain(v: float, sig: int = 2) -> str:
+    """``v`` with ``sig`` significant digits, never in exponent notation."""
+    if v == 0:
+        return "0"
+    digits = max(0, sig - 1 - int(math.floor(math.log10(abs(v)))))
+    return f"{v:.{digits}f}"
+
+
+def _fmt(metric: str, kind: str, v: float) -> str:
+    if metric == "latency_ms":
+        if v >= 1000.0:
+            return f"{v / 1000.0:.1f} s" if v < 100_000.0 else f"{v / 1000.0:.0f} s"
+        return f"{v:.0f} ms" if v >= 10.0 else f"{v:.1f} ms"
+    if metric in ("cost_usd", "trace_cost_usd"):
+        return "$" + (_plain(v, 2) if v < 1.0 else f"{v:,.2f}")
+    if metric == "tokens_out":
+        return f"{v:,.0f}"
+    if kind == _BINARY:
+        return f"{100.0 * v:.1f}%" if v < 0.1 or v > 0.9 else f"{100.0 * v:.0f}%"
+    return f"{v:.2f}" if abs(v) < 10.0 else _plain(v, 3)
+
+
+def _clock(ts: int) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(ts / 1e9))
+
+
+class _Series:
+    """One metric of one group: its detector and alert state."""
+
+    __slots__ = ("metric", "kind", "binary", "bad", "det", "n", "probe", "firing", "level", "base",
+                 "base_i", "fire_i", "since", "fired_at", "check_at", "cool", "level_name")
+
+    def __init__(self, metric: str, kind: str, bad: int) -> None:
+        self.metric = metric
+        self.kind = kind
+        self.binary = kind == _BINARY
+        self.bad = bad
+        self.det: Any = None
+        self.n = 0
+        self.probe: Optional[list] = None
+        self.firing = False
+        self.level = ""       # "warning" / "critical" of the open alert
+        self.base = 0.0       # baseline (metric units) of the open alert
+        self.base_i = 0.0     # same, detector-internal units (log for positive series)
+        self.fire_i = 0.0     # alerting level, internal units
+        self.since = 0        # since_ns of the open alert
+        self.fired_at = 0.0   # alerting level, metric units
+        self.check_at = 0     # learned-level weight at which to test for recovery (0 = none)
+        self.cool = 0         # values left in the cooldown
+        self.level_name = ""
+
+    def to_state(self) -> Dict[str, Any]:
+        d = {name: getattr(self, name) for name in self.__slots__ if name != "det"}
+        det = self.det
+        d["det"] = None if det is None else {
+            "type": "bernoulli" if isinstance(det, BernoulliCusum) else "cusum",
+            "state": det.state(),
+        }
+        return d
+
+    @classmethod
+    def from_state(cls, d: Dict[str, Any]) -> "_Series":
+        self = cls.__new__(cls)
+        for name in cls.__slots__:
+            if name != "det":
+                setattr(self, name, d[name])
+        det = d.get("det")
+        if det is None:
+            self.det = None
+        elif det["type"] == "bernoulli":
+            self.det = BernoulliCusum.from_state(det["state"])
+        else:
+            self.det = CusumDetector.from_state(det["state"])
+        return self
+
+
+class _Group:
+    """The series of one (operation, model), and its most recent span ids (evidence)."""
+
+    __slots__ = ("op", "model", "series", "ring", "keys", "scores")
+
+    def __init__(self, op: str, model: str, evidence: int) -> None:
+        self.op = op
+        self.model = model
+        self.series: Dict[str, _Series] = {}
+        self.ring: deque = deque(maxlen=evidence)
+        self.keys: Tuple[str, ...] = ()   # the attribute keys of the last span …
+        self.scores: List[str] = []       # … and the score.<name> keys among them
+
+
+class AlertEngine:
+    """Regression alerts from a stream of ``trace.span`` payloads.
+
+    ``sensitivity`` multiplies the false-alarm budget (1.0: at most about one false alert per
+    100,000 values of a stationary series; 2.0: twice that, with slightly faster detection).
+    ``min_observations``: values a series must have before it may alert.  ``cooldown``: values
+    of a series after a resolved alert during which it cannot fire again.  ``max_series``:
+    ``(operation, model)`` groups kept (least recently seen evicted); ``max_open_traces``:
+    per-trace cost sums kept; ``evidence``: span ids per alert.
+
+    ``observe(payload, timestamp_ns=None) -> list of alert payloads``; ``stats()``;
+    ``firing()``; ``state_dict()`` / ``AlertEngine.from_state(state)``.  Not meant to be fed
+    from several threads at once (a lock makes that safe, not fast).
+    """
+
+    def __init__(self, sensitivity: float = 1.0, min_observations: int = 30, cooldown: int = 50,
+                 *, max_series: int = 2000, max_open_traces: int = 10_000,
+                 evidence: int = 10) -> None:
+        side_arl0(sensitivity, 1)  # validates
+        if int(min_observations) < 0 or int(cooldown) < 0:
+            raise ValueError("min_observations and cooldown must be >= 0")
+        if int(max_series) < 1 or int(max_open_traces) < 0 or int(evidence) < 0:
+            raise ValueError("max_series must be >= 1; max_open_traces and evidence >= 0")
+        self.sensitivity = float(sensitivity)
+        self.min_observations = int(min_observations)
+        self.cooldown = int(cooldown)
+        self.max_series = int(max_series)
+        self.max_open_traces = int(max_open_traces)
+        self.evidence = int(evidence)
+        self._arl_up = side_arl0(self.sensitivity, 1)    # regression = up
+        self._arl_down = side_arl0(self.sensitivity, -1)  # regression = down
+        self._groups: "OrderedDict[Tuple[str, str], _Group]" = OrderedDict()
+        self._traces: "OrderedDict[str, float]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.counters: Dict[str, int] = {
+            "spans": 0, "skipped": 0, "firing": 0, "resolved": 0,
+            "evicted_series": 0, "evicted_traces": 0,
+        }
+
+    # -- public ----------------------------------------------------------------------------------
+    def observe(self, payload: Dict[str, Any], timestamp_ns: Optional[int] = None
+                ) -> List[Dict[str, Any]]:
+        """Feed one ``trace.span`` payload; return the alert payloads it caused (usually none).
+
+        ``timestamp_ns`` defaults to the span's ``end_ns`` (then the current time).  Never raises.
+        """
+        try:
+            with self._lock:
+                return self._observe(payload, timestamp_ns)
+        except Exception:  # a bad payload must never break the caller
+            self.counters["skipped"] += 1
+            return []
+
+    def stats(self) -> Dict[str, int]:
+        """Counters: spans seen, skipped payloads, alerts fired/resolved, evictions, series."""
+        with self._lock:
+            out = dict(self.counters)
+            out["series"] = sum(len(g.series) for g in self._groups.values())
+            out["firing_now"] = sum(
+                1 for g in self._groups.values() for s in g.series.values() if s.firing)
+            return out
+
+    def firing(self) -> List[Dict[str, str]]:
+        """The series currently firing, as ``{"metric": …, "operation": …, "model": …}``."""
+        with self._lock:
+            return [dict(self._series_obj(g), metric=s.metric)
+                    for g in self._groups.values() for s in g.series.values() if s.firing]
+
+    def state_dict(self) -> Dict[str, Any]:
+        """A JSON-able snapshot; ``AlertEngine.from_state`` continues from it (no re-alerts)."""
+        with self._lock:
+            return {
+                "version": STATE_VERSION,
+                "config": {
+                    "sensitivity": self.sensitivity,
+                    "min_observations": self.min_observations,
+                    "cooldown": self.cooldown,
+                    "max_series": self.max_series,
+                    "max_open_traces": self.max_open_traces,
+                    "evidence": self.evidence,
+                },
+                "groups": [
+                    {"operation": g.op, "model": g.model,
+                     "ring": [list(e) for e in g.ring],
+                     "series": [s.to_state() for s in g.series.values()]}
+                    for g in self._groups.values()
+                ],
+                "traces": [[t, c] for t, c in self._traces.items()],
+                "counters": dict(self.counters),
+            }
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "AlertEngine":
+        """Rebuild an engine from ``state_dict()`` output (e.g. after a restart)."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"not an AlertEngine state (expected a dict with version {STATE_VERSION}); "
+                "pass what AlertEngine.state_dict() returned")
+        try:
+            eng = cls(**(state.get("config") or {}))
+            for gd in state.get("groups", []):
+                g = _Group(gd["operation"], gd["model"], eng.evidence)
+                for ts, sid in gd.get("ring", []):
+                    g.ring.append((ts, sid))
+                for sd in gd.get("series", []):
+                    s = _Series.from_state(sd)
+                    g.series[s.metric] = s
+                eng._groups[(g.op, g.model)] = g
+            for t, c in state.get("traces", []):
+                eng._traces[t] = c
+            eng.counters.update(state.get("counters", {}))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"AlertEngine.from_state: damaged state ({exc!r}); pass what "
+                             "AlertEngine.state_dict() returned") from None
+        return eng
+
+    # -- internals -------------------------------------------------------------------------------
+    def _observe(self, p: Dict[str, Any], ts: Optional[int]) -> List[Dict[str, Any]]:
+        if type(p) is not dict:
+            self.counters["skipped"] += 1
+            return []
+        self.counters["spans"] += 1
+        attrs = p.get("attrs")
+        if type(attrs) is not dict:
+            attrs = {}
+        op = p.get("operation")
+        if type(op) is not str or not op:
+            op = "unknown"
+        model = attrs.get("model")
+        if type(model) is not str:
+            model = ""
+        sid = p.get("span_id")
+        if type(sid) is not str:
+            sid = ""
+        start, end = p.get("start_ns"), p.get("end_ns")
+        if type(ts) is not int:
+            ts = end if type(end) is int else time.time_ns()
+
+        key = (op, model)
+        groups = self._groups
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = _Group(op, model, self.evidence)
+            if len(groups) > self.max_series:
+                groups.popitem(last=False)
+                self.counters["evicted_series"] += 1
+        else:
+            groups.move_to_end(key)
+        if self.evidence:
+            g.ring.append((ts, sid))
+        out: List[Dict[str, Any]] = []
+        series = g.series
+
+        feed = self._feed
+        v = attrs.get("latency_ms")
+        t = type(v)
+        if (t is float or t is int) and v - v == 0.0:  # a finite number (not bool, not NaN)
+            lat = float(v)
+        elif type(start) is int and type(end) is int and end > start:
+            lat = (end - start) / 1e6
+        else:
+            lat = 0.0
+        if lat > 0.0:
+            feed(g, series.get("latency_ms") or self._new(g, "latency_ms", _POSITIVE, 1),
+                 lat, ts, out)
+        v = attrs.get("cost_usd")
+        t = type(v)
+        cost = float(v) if (t is float or t is int) and v - v == 0.0 else None
+        if cost is not None and cost > 0.0:
+            feed(g, series.get("cost_usd") or self._new(g, "cost_usd", _POSITIVE, 1),
+                 cost, ts, out)
+        v = attrs.get("tokens_out")
+        t = type(v)
+        if (t is int or t is float) and v > 0 and v - v == 0.0:
+            feed(g, series.get("tokens_out") or self._new(g, "tokens_out", _POSITIVE, 1),
+                 float(v), ts, out)
+        status = p.get("status")
+        if status == "ok" or status == "error":
+            feed(g, series.get("error_rate") or self._new(g, "error_rate", _BINARY, 1),
+                 1.0 if status == "error" else 0.0, ts, out)
+        # score.<name> attributes: the key scan is cached per group (spans of one operation and
+        # model nearly always carry the same attribute keys)
+        keys = tuple(attrs)
+        if keys == g.keys:
+            scores = g.scores
+        else:
+            scores = [k for k in keys if k[:6] == "score." and len(k) > 6]
+            g.keys = keys
+            g.scores = scores
+        for k in scores:
+            sv = _score_value(attrs[k])
+            if sv is not None:
+                feed(g, series.get(k) or self._new(g, k, _UNDECIDED, -1), sv, ts, out)
+
+        tid = p.get("trace_id")
+        if type(tid) is str and tid and self.max_open_traces:
+            traces = self._traces
+            parent = p.get("parent_id")
+            if parent:  # a child: add its cost to the trace's running sum
+                if cost is not None and cost >= 0.0:
+                    traces[tid] = traces.get(tid, 0.0) + cost
+                    traces.move_to_end(tid)
+                    if len(traces) > self.max_open_traces:
+                        traces.popitem(last=False)
+                        self.counters["evicted_traces"] += 1
+            else:  # the root ended: the trace is complete
+                total = traces.pop(tid, None)
+                if cost is not None and cost >= 0.0:
+                    total = (total or 0.0) + cost
+                if total is not None and total > 0.0:
+                    self._feed(g, series.get("trace_cost_usd")
+                               or self._new(g, "trace_cost_usd", _POSITIVE, 1), total, ts, out)
+        return out
+
+    def _new(self, g: _Group, metric: str, kind: str, bad: int) -> _Series:
+        s = _Series(metric, kind, bad)
+        if kind == _UNDECIDED:
+            s.probe = []
+        else:
+            s.det = self._detector(kind, bad)
+        g.series[metric] = s
+        return s
+
+    def _detector(self, kind: str, bad: int) -> Any:
+        up, dn = self._arl_up if bad > 0 else self._arl_down
+        if kind == _BINARY:
+            return BernoulliCusum(up, dn)
+        return CusumDetector(up, dn, log=(kind == _POSITIVE))
+
+    def _feed(self, g: _Group, s: _Series, x: float, ts: int, out: list) -> None:
+        det = s.det
+        if det is None or (s.binary and x != 0.0 and x != 1.0):
+            self._feed_special(g, s, x, ts, out)
+            return
+        s.n += 1
+        a = det.update(x, ts)
+        if a:
+            self._alarm(g, s, a, ts, out)
+        elif s.check_at and s.firing:
+            self._check_recovery(g, s, ts, out)
+        if s.cool:
+            s.cool -= 1
+
+    def _feed_special(self, g: _Group, s: _Series, x: float, ts: int, out: list) -> None:
+        """A score series still choosing between continuous and pass/fail, or a pass/fail
+        series that received a graded value."""
+        if s.det is None:
+            probe = s.probe
+            probe.append((x, ts))
+            if len(probe) < _SCORE_PROBE:
+                return
+            s.kind = _BINARY if all(v == 0.0 or v == 1.0 for v, _ in probe) else _CONTINUOUS
+            s.binary = s.kind == _BINARY
+            s.det = self._detector(s.kind, s.bad)
+            s.probe = None
+            for v, t in probe:
+                self._feed(g, s, v, t, out)
+            return
+        # a score series that looked pass/fail got a graded value: start over, continuous
+        s.kind = _CONTINUOUS
+        s.binary = False
+        s.det = self._detector(_CONTINUOUS, s.bad)
+        s.firing = False
+        s.check_at = 0
+        self._feed(g, s, x, ts, out)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def _alarm(self, g: _Group, s: _Series, direction: int, ts: int, out: list) -> None:
+        det = s.det
+        if direction == s.bad and not s.firing:
+            if s.n < self.min_observations:
+                det.rebaseline()  # still learning: the series just settled somewhere else
+                return
+            if s.cool:
+                return  # sums restarted; a change that persists fires after the cooldown
+            self._fire(g, s, ts, out)
+        det.rebaseline()
+        if s.firing:
+            s.check_at = _RECOVERY_BINARY if s.kind == _BINARY else _RECOVERY_CONT
+
+    def _weight(self, det: Any) -> Tuple[int, float]:
+        """(values behind the current learned level, that level in internal units)."""
+        if isinstance(det, BernoulliCusum):
+            return (det.n_p if det.ready else 0), det.p
+        return (det.n_loc if det.ready else 0), det.m
+
+    def _check_recovery(self, g: _Group, s: _Series, ts: int, out: list) -> None:
+        weight, lvl = self._weight(s.det)
+        if weight < s.check_at:
+            return
+        s.check_at = 0  # one test per re-learned level
+        if abs(lvl - s.base_i) < 0.5 * abs(s.fire_i - s.base_i):
+            self._resolve(g, s, lvl, ts, out)
+
+    def _fire(self, g: _Group, s: _Series, ts: int, out: list) -> None:
+        det = s.det
+        s.firing = True
+        s.base = det.before
+        s.fired_at = det.level
+        if isinstance(det, BernoulliCusum):
+            s.base_i, s.fire_i = det.before, det.level
+            big = abs(det.shift) >= math.log(4.0) or abs(det.level - det.before) >= 0.2
+        else:
+            s.base_i = det.m
+            s.fire_i = det.lvl
+            if det.log:
+                big = abs(det.lvl - det.m) >= math.log(2.0) or abs(det.shift) >= 3.0
+            else:
+                big = abs(det.shift) >= 3.0 or abs(det.level - det.before) >= 0.25 * abs(det.before)
+        s.level_name = "critical" if big else "warning"
+        since = det.start_tag if type(det.start_tag) is int else ts
+        s.since = since
+        self.counters["firing"] += 1
+        out.append(self._payload(g, s, "firing", det.level, det.count, since))
+
+    def _resolve(self, g: _Group, s: _Series, lvl_i: float, ts: int, out: list) -> None:
+        now = math.exp(lvl_i) if (s.kind == _POSITIVE) else lvl_i
+        s.firing = False
+        s.cool = self.cooldown
+        self.counters["resolved"] += 1
+        out.append(self._payload(g, s, "resolved", now, 0, ts))
+
+    def _series_obj(self, g: _Group) -> Dict[str, str]:
+        d = {"operation": g.op}
+        if g.model:
+            d["model"] = g.model
+        return d
+
+    def _payload(self, g: _Group, s: _Series, state: str, value: float, count: int,
+                 since: int) -> Dict[str, Any]:
+        det = s.det
+        metric, kind = s.metric, s.kind
+        if state != "firing":
+            since = s.since
+        # span ids of the change (for a resolved alert: of the recovery), valid ids only
+        evidence = [sid for t, sid in g.ring
+                    if (state != "firing" or t >= since) and _SPAN_ID.fullmatch(sid)]
+        if isinstance(det, BernoulliCusum):
+            # threshold: the rate the regression-side sum is tuned to (odds × or ÷ 2.25)
+            odds = s.base / (1.0 - s.base) if s.base < 1.0 else 1e9
+            odds = odds * ODDS_RATIO if s.bad > 0 else odds / ODDS_RATIO
+            threshold = odds / (1.0 + odds)
+            h = det.h_up if s.bad > 0 else det.h_dn
+            detector = (f"bernoulli-cusum odds×{ODDS_RATIO:g} h={h:.2f} "
+                        "(threshold = the rate the detector is tuned to catch)")
+        else:
+            scale = det.scale
+            h = det.h_up if s.bad > 0 else det.h_dn
+            if det.log:
+                threshold = s.base * math.exp(s.bad * K * scale)
+                detector = (f"cusum log-scale k={K:g}σ h={h:.2f} σ_log={scale:.3g} "
+                            "(threshold = CUSUM reference level: baseline × e^(kσ))")
+            else:
+                threshold = s.base + s.bad * K * scale
+                detector = (f"cusum k={K:g}σ h={h:.2f} σ={scale:.3g} "
+                            "(threshold = CUSUM reference level: baseline ± kσ)")
+        return {
+            "level": s.level_name or "warning",
+            "metric": metric,
+            "value": _round(value),
+            "threshold": _round(threshold),
+            "message": self._message(g, s, state, value, count, since),
+            "state": state,
+            "baseline": _round(s.base),
+            "detector": detector,
+            "series": self._series_obj(g),
+            "since_ns": int(since),
+            "evidence": evidence,
+        }
+
+    def _message(self, g: _Group, s: _Series, state: str, value: float, count: int,
+                 since: int) -> str:
+        metric, kind = s.metric, s.kind
+        label = f"{g.op}/{g.model}" if g.model else g.op
+        unit = "calls"
+        if metric == "latency_ms":
+            what = f"p50 latency for {label}"
+        elif metric == "cost_usd":
+            what = f"median cost per call for {label}"
+        elif metric == "tokens_out":
+            what = f"median output tokens for {label}"
+        elif metric == "error_rate":
+            what = f"error rate for {label}"
+        elif metric == "trace_cost_usd":
+            what = f'median cost per run of "{label}"'
+            unit = "runs"
+        else:
+            name = metric[6:]
+            what = (f'pass rate of "{name}" for {label}' if kind == _BINARY
+                    else f'quality score "{name}" for {label}')
+        dirn = "rose" if s.bad > 0 else "fell"
+        f = lambda v: _fmt(metric, kind, v)  # noqa: E731
+        if state == "firing":
+            return (f"{what} {dirn} from {f(s.base)} to {f(value)} over the last {count} "
+                    f"{unit} (since {_clock(since)})")
+        return (f"{what} is back to {f(value)} (baseline {f(s.base)}; it {dirn} to "
+                f"{f(s.fired_at)} at {_clock(since)})")
