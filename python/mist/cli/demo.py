@@ -42,13 +42,16 @@ def simulate(steps: int, out: str, seed: int) -> Dict[str, Any]:
             score = min(1.0, max(0.0, rnd.gauss(0.9, 0.04)))
             if run >= mid and model == "gpt-4o-mini":
                 score = min(1.0, max(0.0, rnd.gauss(0.62, 0.05)))  # injected quality regression
-            err = rnd.random() < 0.02
-            attrs = {"step": i, "retry": 0, "score.faithfulness": round(score, 3), "latency_ms": lat // 1_000_000}
-            if err:
-                attrs.update(error="rate limited (429)", error_type="RateLimitError")
+            attrs = {"step": i, "retry": 0, "score.faithfulness": round(score, 3)}
+            if rnd.random() < 0.04:  # a rate-limited attempt, then a retry that succeeds
+                fail = int(lat * 0.2)
+                mist.emit_span(op, t, t + fail, trace_id=trace_id, parent_id=root, model=model, provider=provider,
+                               tokens_in=tin, tokens_out=0, status="error",
+                               attrs={"step": i, "retry": 0, "error": "rate limited (429)", "error_type": "RateLimitError"})
+                t += fail + 500_000_000
+                attrs["retry"] = 1
             mist.emit_span(op, t, t + lat, trace_id=trace_id, parent_id=root, model=model, provider=provider,
-                           tokens_in=tin, tokens_out=tout, attrs=attrs,
-                           status="error" if err else "ok")
+                           tokens_in=tin, tokens_out=tout, attrs=attrs)
             t += lat + 1_000_000
             mist.emit_span("tool.search", t, t + 40_000_000, trace_id=trace_id, parent_id=root, attrs={"step": i})
             t += 41_000_000
@@ -60,48 +63,29 @@ def simulate(steps: int, out: str, seed: int) -> Dict[str, Any]:
 
 def run(args: Any) -> int:
     from mist.cli import CLIError
+    from mist.cli.report import build_report, format_headline, scan_file
+    from mist.cli.view import write_page
 
     if args.steps < 2:
         raise CLIError("--steps must be at least 2")
     simulate(args.steps, args.out, args.seed)
-    spans: List[Dict[str, Any]] = []
+    spans, alerts = 0, []
     with open(args.out, "rb") as f:
         for line in f:
             m = json.loads(line)
             if m["type"] == "trace.span":
-                spans.append(m["payload"])
-    cost = sum(s.get("attrs", {}).get("cost_usd", 0) for s in spans)
-    errors = sum(1 for s in spans if s["status"] == "error")
-    by_model: Dict[str, List[float]] = {}
-    for s in spans:
-        a = s.get("attrs", {})
-        if "model" in a:
-            by_model.setdefault(a["model"], []).append(a.get("cost_usd", 0))
-    print(f"wrote {len(spans):,} spans from {args.steps} simulated agent runs to {args.out}")
-    print(f"total cost ${cost:.4f} (${cost / args.steps:.5f} per run), {errors} failed calls")
-    for m, cs in sorted(by_model.items()):
-        print(f"  {m:<20} {len(cs):>5} calls  ${sum(cs):.4f}")
-    fired = _alerts(spans)
-    if fired is None:
-        print("alerts: the regression detectors are not installed in this build")
-    else:
-        print(f"alerts fired: {len(fired)}")
-        for a in fired:
-            print(f"  [{a['level']}] {a['message']}")
-    print("\nnext: mist report %s --by model | mist replay %s | mist alerts %s | mist view %s"
-          % (args.out, args.out, args.out, args.out))
+                spans += 1
+            elif m["type"] == "trace.alert" and m["payload"].get("metric") != "unpriced_model":
+                alerts.append(m["payload"])
+    print(f"simulated {args.steps} agent runs (3 models, tool calls, eval scores); injected at run "
+          f"{args.steps // 2}: a quality drop on gpt-4o-mini and a cost spike on claude-haiku-4-5")
+    print(f"wrote {spans:,} spans and {len(alerts)} alerts to {args.out}\n")
+    print(format_headline(build_report(scan_file(args.out), "operation", args.out)))
+    print(f"\nalerts that fired while the agent ran: {len(alerts)}")
+    for a in alerts:
+        print(f"  [{a['level']}] {a['message']}")
+    html = os.path.splitext(args.out)[0] + ".html"
+    write_page(args.out, html)
+    print(f"\nwrote {html}\n\nnext:\n  mist report {args.out} --by model\n  mist replay {args.out}\n"
+          f"  mist alerts {args.out}\n  mist view {args.out}   (open {html})\n  mist tail {args.out}")
     return 0
-
-
-def _alerts(spans: List[Dict[str, Any]]) -> Any:
-    try:
-        from mist.alerts import AlertEngine
-    except ImportError:
-        return None
-    eng = AlertEngine()
-    fired = []
-    for s in spans:
-        for a in eng.observe(s, s.get("end_ns")):
-            if a.get("state", "firing") == "firing":
-                fired.append(a)
-    return fired
