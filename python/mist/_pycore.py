@@ -79,11 +79,15 @@ _obs: list = []
 _obs_dropped = 0
 
 
-def take_observations() -> Tuple[list, int]:
-    """Span payloads kept for the alert engine since the last call, and how many were dropped."""
+def take_observations(limit: int = 1 << 62) -> Tuple[list, int]:
+    """Span payloads kept for the alert engine since the last call (the most recent ``limit``),
+    and how many were dropped."""
     global _obs, _obs_dropped
     got, _obs = _obs, []
     dropped, _obs_dropped = _obs_dropped, 0
+    if len(got) > limit:
+        dropped += len(got) - limit
+        got = got[-limit:]
     return got, dropped
 
 

@@ -359,9 +359,14 @@ fn observe<'py>(
 
 /// The observations kept since the last call, as trace.span payload dicts, and how many were
 /// dropped because the alert thread fell behind.
-pub fn take_observations(py: Python<'_>) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
-    let obs = std::mem::take(&mut *core::OBS.lock().unwrap_or_else(|e| e.into_inner()));
-    let dropped = core::OBS_DROPPED.swap(0, Relaxed);
+pub fn take_observations(py: Python<'_>, limit: usize) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
+    let mut obs = std::mem::take(&mut *core::OBS.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut dropped = core::OBS_DROPPED.swap(0, Relaxed);
+    if obs.len() > limit {
+        // keep the most recent; the rest are released without building anything
+        dropped += (obs.len() - limit) as u64;
+        obs.drain(..obs.len() - limit);
+    }
     let mut out = Vec::with_capacity(obs.len());
     for o in obs {
         let d = PyDict::new(py);

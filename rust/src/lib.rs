@@ -136,8 +136,9 @@ fn fd_writer_stats() -> (u64, Vec<(i32, u64, u64, i32)>) {
 
 /// Span payloads kept for the alert engine since the last call, and how many were dropped.
 #[pyfunction]
-fn take_observations(py: Python<'_>) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
-    emit::take_observations(py)
+#[pyo3(signature = (limit=usize::MAX))]
+fn take_observations(py: Python<'_>, limit: usize) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
+    emit::take_observations(py, limit)
 }
 
 /// Sequence number of the last batch already taken by a writer.

@@ -190,6 +190,7 @@ def measure(quick: bool) -> Dict[str, Any]:
     n, rep = (20000, 3) if quick else (200000, 5)
     res: Dict[str, Any] = {"n": n}
     res["native"] = _sub("emit", n, rep)
+    res["native_no_alerts"] = _sub("emit", n, rep, {"MIST_ALERTS": "0"})
     res["python"] = _sub("emit", max(1000, n // 4), rep, {"MIST_PURE_PYTHON": "1"})
     res["disabled"] = _sub("emit", n, rep, {"MIST_DISABLED": "1"})
     res.update(_otel(max(1000, n // 10), rep))
@@ -214,6 +215,8 @@ def table(r: Dict[str, Any]) -> str:
     rows = [
         ("native emit_span (7 attrs)", nat.get("emit_ns"), f"{ratio(otel, nat.get('emit_ns'))} faster than OTel span; {ratio(oj, nat.get('emit_ns'))} vs hand-written orjson"),
         ("native `with mist.span(...)`", nat.get("span_ns"), f"{ratio(otel_cm, nat.get('span_ns'))} faster than start_as_current_span"),
+        ("native emit_span, alerts off (MIST_ALERTS=0)", r["native_no_alerts"].get("emit_ns"),
+         f"alerts add {100 * (nat.get('emit_ns', 0) / r['native_no_alerts'].get('emit_ns', 1) - 1):+.0f}% to emit_span"),
         ("pure-Python emit_span", py.get("emit_ns"), f"{ratio(otel, py.get('emit_ns'))} faster than OTel span"),
         ("pure-Python `with mist.span(...)`", py.get("span_ns"), f"{ratio(otel_cm, py.get('span_ns'))} faster than start_as_current_span"),
         ("MIST_DISABLED=1 emit_span(op, start, end)", dis.get("bare_emit_ns"), f"native, same call: {_fmt_ns(nat.get('bare_emit_ns'))}"),
