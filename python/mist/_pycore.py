@@ -74,7 +74,7 @@ def configure(source: str, batch_bytes: int, max_buffer_bytes: int, sample: floa
 
 
 # ---- observations for the alert engine (twin of the native ones) ----
-MAX_OBS = 100_000
+MAX_OBS = 4096
 _obs: list = []
 _obs_dropped = 0
 

@@ -127,10 +127,11 @@ pub struct Obs {
     pub end: Py<PyAny>,
     pub status: Option<Py<PyAny>>,
     pub attrs: Option<Py<PyAny>>,
-    pub kw: Vec<(&'static str, Py<PyAny>)>,
+    pub kw: [Option<(&'static str, Py<PyAny>)>; 6],
 }
 
-pub const MAX_OBS: usize = 100_000;
+/// The alert thread takes a few hundred per round; keeping more would only cost memory.
+pub const MAX_OBS: usize = 4096;
 pub static OBS: Mutex<Vec<Obs>> = Mutex::new(Vec::new());
 pub static OBS_DROPPED: AtomicU64 = AtomicU64::new(0);
 

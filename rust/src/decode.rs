@@ -322,6 +322,7 @@ pub enum Bound {
 }
 
 /// Exact comparison of a decoded number with a schema bound.
+#[inline]
 pub fn cmp_num(n: &Num, b: Bound) -> Ordering {
     match (n, b) {
         (Num::I(i), Bound::I(b)) => (*i as i128).cmp(&b),

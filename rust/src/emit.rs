@@ -334,9 +334,18 @@ fn observe<'py>(
         core::OBS_DROPPED.fetch_add(1, Relaxed);
         return;
     }
-    let mut kws: Vec<(&'static str, Py<PyAny>)> = kw.iter().filter_map(|(n, v)| v.as_ref().map(|v| (*n, v.clone().unbind()))).collect();
-    if let Some((n, v)) = added {
-        kws.push((n, v.clone().unbind()));
+    if g.capacity() == 0 {
+        g.reserve_exact(core::MAX_OBS);
+    }
+    let mut kws: [Option<(&'static str, Py<PyAny>)>; 6] = Default::default();
+    let mut n = 0;
+    for (name, v) in kw.iter().chain(added.map(|(a, b)| (*a, Some(b.clone()))).iter()) {
+        if let Some(v) = v {
+            if n < kws.len() {
+                kws[n] = Some((*name, v.clone().unbind()));
+                n += 1;
+            }
+        }
     }
     g.push(core::Obs {
         trace: match trace {
@@ -389,7 +398,7 @@ pub fn take_observations(py: Python<'_>, limit: usize) -> PyResult<(Vec<Bound<'_
             Some(a) => a.bind(py).cast::<PyDict>()?.copy()?,
             None => PyDict::new(py),
         };
-        for (k, v) in o.kw {
+        for (k, v) in o.kw.into_iter().flatten() {
             a.set_item(k, v)?;
         }
         d.set_item(intern!(py, "attrs"), a)?;

@@ -122,8 +122,12 @@ fn check_chunk(data: &[u8], final_: bool, report: usize) -> ChunkResult {
     } else {
         let per = lines.len().div_ceil(workers);
         let parts: Vec<ChunkResult> = std::thread::scope(|sc| {
-            let handles: Vec<_> = lines.chunks(per).map(|part| sc.spawn(move || check_lines(part, report))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            let mut pieces = lines.chunks(per);
+            let own = pieces.next().unwrap_or(&[]);
+            let handles: Vec<_> = pieces.map(|part| sc.spawn(move || check_lines(part, report))).collect();
+            let mut out = vec![check_lines(own, report)]; // the calling thread takes the first share
+            out.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
+            out
         });
         let mut all = ChunkResult { lines: 0, invalid: 0, kinds: BTreeMap::new(), reported: Vec::new(), consumed: 0 };
         for p in parts {
