@@ -215,9 +215,9 @@ class AlertEngine:
         self._groups: "OrderedDict[Tuple[str, str], _Group]" = OrderedDict()
         self._traces: "OrderedDict[str, float]" = OrderedDict()
         self._lock = threading.Lock()
+        self._spans = 0  # hot counter, kept out of the dict
         self.counters: Dict[str, int] = {
-            "spans": 0, "skipped": 0, "firing": 0, "resolved": 0,
-            "evicted_series": 0, "evicted_traces": 0,
+            "skipped": 0, "firing": 0, "resolved": 0, "evicted_series": 0, "evicted_traces": 0,
         }
 
     # -- public ----------------------------------------------------------------------------------
@@ -237,7 +237,8 @@ class AlertEngine:
     def stats(self) -> Dict[str, int]:
         """Counters: spans seen, skipped payloads, alerts fired/resolved, evictions, series."""
         with self._lock:
-            out = dict(self.counters)
+            out = {"spans": self._spans}
+            out.update(self.counters)
             out["series"] = sum(len(g.series) for g in self._groups.values())
             out["firing_now"] = sum(
                 1 for g in self._groups.values() for s in g.series.values() if s.firing)
@@ -269,7 +270,7 @@ class AlertEngine:
                     for g in self._groups.values()
                 ],
                 "traces": [[t, c] for t, c in self._traces.items()],
-                "counters": dict(self.counters),
+                "counters": dict(self.counters, spans=self._spans),
             }
 
     @classmethod
@@ -291,7 +292,9 @@ class AlertEngine:
                 eng._groups[(g.op, g.model)] = g
             for t, c in state.get("traces", []):
                 eng._traces[t] = c
-            eng.counters.update(state.get("counters", {}))
+            counters = dict(state.get("counters", {}))
+            eng._spans = int(counters.pop("spans", 0))
+            eng.counters.update(counters)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"AlertEngine.from_state: damaged state ({exc!r}); pass what "
                              "AlertEngine.state_dict() returned") from None
@@ -302,7 +305,7 @@ class AlertEngine:
         if type(p) is not dict:
             self.counters["skipped"] += 1
             return []
-        self.counters["spans"] += 1
+        self._spans += 1
         attrs = p.get("attrs")
         if type(attrs) is not dict:
             attrs = {}

@@ -61,6 +61,9 @@ def _lines(path: str) -> Iterator[Tuple[int, bytes, bool]]:
         raise CLIError(f"cannot read {path}: {exc}") from None
 
 
+from mist import codec  # noqa: E402  (canonical MTTP bytes, as the Go tools write them)
+
+
 def _envelope(payload: Dict[str, Any], ts: int) -> Dict[str, Any]:
     return {"version": "1", "id": uuid.uuid4().hex, "source": "mist-alerts",
             "type": "trace.alert", "timestamp_ns": ts, "payload": payload}
@@ -103,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
         for alert in engine.observe(payload, ts):
             alerts.append(alert)
             if jsonl:
-                out.write(json.dumps(_envelope(alert, ts), separators=(",", ":"),
-                                     ensure_ascii=False) + "\n")
+                out.write(codec.encode(_envelope(alert, ts)).decode("utf-8") + "\n")
             else:
                 out.write(_text(alert, ts) + "\n")
     fired = sum(1 for a in alerts if a.get("state") == "firing")
