@@ -95,11 +95,11 @@ class Span:
 
     # ---- context manager ----
     def __enter__(self) -> "Span":
+        # start_ns was taken in __init__ (back to back with this call in a `with` statement)
         st = self._state
         if st is not None and st.budget is not None:
             st.check()
         self._token = _current.set(self)
-        self.start_ns = _now()
         return self
 
     def __exit__(self, et: Any, exc: Any, tb: Any) -> bool:
