@@ -22,6 +22,7 @@ from ._runtime import configure, disabled as _disabled, flush, shutdown, stats
 from .errors import BudgetExceeded, ConfigError
 from .evals import score
 from .instrumentation import instrument
+from .validation import validate
 from .tracing import Span, Trace, current_span, step, traceparent
 
 __all__ = [
@@ -57,13 +58,6 @@ def read(path: str, errors: str = "raise") -> Any:
     from .reader import read as _read
 
     return _read(path, errors=errors)
-
-
-def validate(message: Any) -> Any:
-    """Schema errors of one envelope (dict, str or bytes); [] when valid."""
-    from .validate import validate as _validate
-
-    return _validate(message)
 
 
 def __getattr__(name: str) -> Any:

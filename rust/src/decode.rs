@@ -322,7 +322,7 @@ pub enum Bound {
 }
 
 /// Exact comparison of a decoded number with a schema bound.
-#[inline]
+#[inline(always)]
 pub fn cmp_num(n: &Num, b: Bound) -> Ordering {
     match (n, b) {
         (Num::I(i), Bound::I(b)) => (*i as i128).cmp(&b),
@@ -384,6 +384,32 @@ pub struct Pat {
 
 impl Pat {
     pub fn is_match(&self, s: &[u8]) -> bool {
+        if self.start && self.end {
+            // the common shape (ids): fixed counts, so no backtracking is needed
+            let mut all_fixed = true;
+            for alt in self.alts {
+                if !alt.iter().all(|a| a.min == a.max) {
+                    all_fixed = false;
+                    break;
+                }
+                if alt.iter().map(|a| a.min as usize).sum::<usize>() != s.len() {
+                    continue;
+                }
+                let mut i = 0;
+                let ok = alt.iter().all(|a| {
+                    let n = a.min as usize;
+                    let run = s[i..i + n].iter().all(|&b| a.has(b));
+                    i += n;
+                    run
+                });
+                if ok {
+                    return true;
+                }
+            }
+            if all_fixed {
+                return false;
+            }
+        }
         let starts = if self.start { 0..=0 } else { 0..=s.len() };
         for i in starts {
             for alt in self.alts {
@@ -502,6 +528,8 @@ enum Frame<'a> {
         items: Vec<(Cow<'a, [u8]>, Val<'a>)>,
         /// keys of an object too deep to keep, or of a large object (duplicate detection)
         keys: Option<HashSet<Cow<'a, [u8]>>>,
+        /// one bit per key hash seen: most keys skip the duplicate scan
+        bloom: u64,
         opaque: bool,
         pending: Option<Cow<'a, [u8]>>,
     },
@@ -521,6 +549,18 @@ struct Parser<'a> {
 }
 
 const DUP_HASH_AT: usize = 16;
+
+/// A key's bit in an object's 64-bit filter of the keys seen so far (length, first and last byte:
+/// cheap, and enough to tell the usual field names apart).
+#[inline]
+fn key_bit(k: &[u8]) -> u64 {
+    let h = match k {
+        [] => 0,
+        [a, .., z] => k.len() * 7 + *a as usize * 3 + *z as usize,
+        [a] => 1 + *a as usize * 3,
+    };
+    1u64 << (h & 63)
+}
 
 impl<'a> Parser<'a> {
     fn ptr(&self) -> String {
@@ -594,7 +634,7 @@ impl<'a> Parser<'a> {
                         }
                     } else if is_obj {
                         let items = if opaque { Vec::new() } else { Vec::with_capacity(8) };
-                        self.stack.push(Frame::Obj { items, keys: None, opaque, pending: None });
+                        self.stack.push(Frame::Obj { items, keys: None, bloom: 0, opaque, pending: None });
                         self.key(true)?;
                         continue 'value;
                     } else {
@@ -679,12 +719,14 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected(if first { "a string key or '}'" } else { "a string key" }));
         }
         let k = self.string()?;
-        let Some(Frame::Obj { items, keys, opaque, pending }) = self.stack.last_mut() else { unreachable!() };
+        let Some(Frame::Obj { items, keys, bloom, opaque, pending }) = self.stack.last_mut() else { unreachable!() };
+        let bit = key_bit(&k);
         let dup = if let Some(set) = keys.as_mut() {
             !set.insert(k.clone())
-        } else if items.iter().any(|(x, _)| *x == k) {
+        } else if *bloom & bit != 0 && items.iter().any(|(x, _)| *x == k) {
             true
         } else {
+            *bloom |= bit;
             if *opaque || items.len() >= DUP_HASH_AT {
                 let mut set: HashSet<Cow<'a, [u8]>> = items.iter().map(|(x, _)| x.clone()).collect();
                 set.insert(k.clone());
@@ -796,7 +838,39 @@ impl<'a> Parser<'a> {
     }
 
     /// A string at self.i (the opening quote): its decoded WTF-8 bytes.
+    #[inline]
     fn string(&mut self) -> Result<Cow<'a, [u8]>, PErr> {
+        // the common case: no escape, no control character, before the closing quote
+        let s = self.s;
+        let start = self.i + 1;
+        let mut i = start;
+        let mut high = 0u64;
+        while i + 8 <= s.len() {
+            let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+            let m = zero_bytes(w ^ (LO * b'"' as u64)) | zero_bytes(w ^ (LO * b'\\' as u64)) | (w.wrapping_sub(LO * 0x20) & !w & HI);
+            if m != 0 {
+                let at = i + (m.trailing_zeros() / 8) as usize;
+                if s[at] != b'"' {
+                    return self.string_slow();
+                }
+                let keep = if at > i { u64::MAX >> (64 - 8 * (at - i)) } else { 0 };
+                high |= w & keep;
+                i = at;
+                if high & HI != 0 && std::str::from_utf8(&s[start..i]).is_err() {
+                    return self.string_slow();
+                }
+                self.i = i + 1;
+                return Ok(Cow::Borrowed(&s[start..i]));
+            }
+            high |= w;
+            i += 8;
+        }
+        self.string_slow()
+    }
+
+    /// Any string, escapes and errors included.
+    #[inline(never)]
+    fn string_slow(&mut self) -> Result<Cow<'a, [u8]>, PErr> {
         let s = self.s;
         let start = self.i + 1;
         let mut i = start;

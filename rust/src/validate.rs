@@ -9,6 +9,8 @@
 //! - `validate_chunk(data, final, report) -> (consumed, lines, invalid, kinds, reported)`: every
 //!   complete line of a block of a file, GIL released; the first `report` invalid lines come back
 //!   as `(line_index, pointer, kind, message, n_errors)`.
+//! - `validate_fd(fd, report, progress) -> (lines, invalid, kinds, reported, read_error)`: a whole
+//!   regular file, read and checked natively (what `mist validate` uses for plain files).
 //! - `decode_line(bytes) -> dict` and `decode_chunk(data, final) -> (consumed, items)` for `mist.read`.
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -164,6 +166,157 @@ fn validate_chunk<'py>(py: Python<'py>, data: &[u8], final_: bool, report: usize
     }
     PyTuple::new(py, [r.consumed.into_pyobject(py)?.into_any(), r.lines.into_pyobject(py)?.into_any(),
         r.invalid.into_pyobject(py)?.into_any(), kinds.into_any(), reported.into_any()])
+}
+
+/// Bytes read per block by `validate_fd`.
+const FILE_BLOCK: usize = 4 << 20;
+
+/// What `validate_fd` found so far: counts, kinds and the first reported lines (1-based numbers).
+#[derive(Default)]
+struct FileTotals {
+    lines: u64,
+    invalid: u64,
+    kinds: BTreeMap<&'static str, u64>,
+    reported: Vec<(u64, String, &'static str, String, usize)>,
+}
+
+impl FileTotals {
+    fn add(&mut self, r: ChunkResult, report: usize) {
+        for (idx, ptr, kind, msg, n) in r.reported {
+            if self.reported.len() < report {
+                self.reported.push((self.lines + idx as u64 + 1, ptr, kind, msg, n));
+            }
+        }
+        self.lines += r.lines;
+        self.invalid += r.invalid;
+        for (k, n) in r.kinds {
+            *self.kinds.entry(k).or_insert(0) += n;
+        }
+    }
+
+    /// A line over the size limit, counted from its length without ever being held.
+    fn add_long(&mut self, n: usize, torn_: bool, report: usize) {
+        let e = if torn_ { torn(decode::too_large(n)) } else { decode::too_large(n) };
+        let r = ChunkResult {
+            lines: 1,
+            invalid: 1,
+            kinds: BTreeMap::from([(e.kind, 1)]),
+            reported: vec![(0, e.ptr, e.kind, e.msg, 1)],
+            consumed: 0,
+        };
+        self.add(r, report);
+    }
+}
+
+/// Validate a whole regular file from its descriptor (read with `pread` from offset 0, so Python
+/// buffering on the same descriptor does not matter), GIL released: a reader thread fills blocks
+/// while complete lines are checked on every core. Memory stays flat: two blocks in flight and at
+/// most one partial line (a line over the limit is counted, not kept). `progress(lines, invalid)`
+/// is called after each block (and Ctrl-C is honoured there).
+/// Returns `(lines, invalid, {kind: errors}, [(line, pointer, kind, message, n_errors)], read_error)`.
+#[pyfunction]
+#[pyo3(signature = (fd, report=20, progress=None))]
+fn validate_fd<'py>(py: Python<'py>, fd: i32, report: usize, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyTuple>> {
+    use std::os::unix::fs::FileExt;
+    use std::os::unix::io::FromRawFd;
+    use std::sync::mpsc;
+
+    let result: Result<(FileTotals, Option<String>), PyErr> = py.detach(|| {
+        // the descriptor stays Python's: never closed here
+        let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>, String>>(2);
+        let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
+        std::thread::scope(|sc| {
+            let file = &file;
+            sc.spawn(move || {
+                let mut offset = 0u64;
+                loop {
+                    let mut buf = back_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(FILE_BLOCK));
+                    buf.resize(FILE_BLOCK, 0);
+                    let n = match file.read_at(&mut buf, offset) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.to_string()));
+                            return;
+                        }
+                    };
+                    buf.truncate(n);
+                    offset += n as u64;
+                    let done = n == 0;
+                    if tx.send(Ok(buf)).is_err() || done {
+                        return;
+                    }
+                }
+            });
+            let rx = rx; // owned here: dropped on any early return, which stops the reader
+            let mut t = FileTotals::default();
+            let mut work: Vec<u8> = Vec::with_capacity(FILE_BLOCK * 2);
+            let mut skipping: Option<usize> = None; // length so far of a line over the limit
+            for msg in rx.iter() {
+                let block = match msg {
+                    Ok(b) => b,
+                    Err(e) => return Ok((t, Some(e))),
+                };
+                if block.is_empty() {
+                    break;
+                }
+                let mut rest: &[u8] = &block;
+                if let Some(n) = skipping {
+                    match decode::find_byte(rest, 0, b'\n') {
+                        None => {
+                            skipping = Some(n + rest.len());
+                            let _ = back_tx.send(block);
+                            continue;
+                        }
+                        Some(p) => {
+                            t.add_long(n + p, false, report);
+                            skipping = None;
+                            rest = &rest[p + 1..];
+                        }
+                    }
+                }
+                work.extend_from_slice(rest);
+                let _ = back_tx.send(block);
+                let r = check_chunk(&work, false, report.saturating_sub(t.reported.len()));
+                let consumed = r.consumed;
+                t.add(r, report);
+                work.drain(..consumed);
+                if work.len() > decode::MAX_LINE_BYTES {
+                    skipping = Some(work.len());
+                    work.clear();
+                }
+                if let Some(cb) = &progress {
+                    let (lines, invalid) = (t.lines, t.invalid);
+                    Python::attach(|py| -> PyResult<()> {
+                        py.check_signals()?;
+                        cb.call1(py, (lines, invalid))?;
+                        Ok(())
+                    })?;
+                } else {
+                    Python::attach(|py| py.check_signals())?;
+                }
+            }
+            if let Some(n) = skipping {
+                t.add_long(n, true, report);
+            } else if !work.is_empty() {
+                let r = check_chunk(&work, true, report.saturating_sub(t.reported.len()));
+                t.add(r, report);
+            }
+            Ok((t, None))
+        })
+    });
+    let (t, read_error) = result?;
+    let kinds = PyDict::new(py);
+    for (k, n) in &t.kinds {
+        kinds.set_item(k, n)?;
+    }
+    let reported = PyList::empty(py);
+    for (line, ptr, kind, msg, n) in t.reported {
+        reported.append((line, ptr, kind, msg, n))?;
+    }
+    PyTuple::new(py, [t.lines.into_pyobject(py)?.into_any(), t.invalid.into_pyobject(py)?.into_any(),
+        kinds.into_any(), reported.into_any(), read_error.into_pyobject(py)?.into_any()])
 }
 
 /// One envelope from one line (no trailing newline). Raises ValueError("pointer: message").
@@ -404,6 +557,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_line, m)?)?;
     m.add_function(wrap_pyfunction!(validate_object, m)?)?;
     m.add_function(wrap_pyfunction!(validate_chunk, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_fd, m)?)?;
     m.add_function(wrap_pyfunction!(decode_line, m)?)?;
     m.add_function(wrap_pyfunction!(decode_chunk, m)?)?;
     m.add("VALIDATE_MAX_LINE_BYTES", decode::MAX_LINE_BYTES)?;
