@@ -189,3 +189,22 @@ print(st["emitted"], st["dropped"].get("buffer_full", 0), el < 5)
 """)
     emitted, dropped, fast = r.stdout.split()
     assert int(emitted) + int(dropped) == 20000 and int(dropped) > 0 and fast == "True", r.stderr
+
+
+def test_reconfiguring_never_sends_spans_to_the_old_sink(tmp_path):
+    code = f"""
+import mist
+for r in range(5):
+    a, b = "{tmp_path}/a%d.jsonl" % r, "{tmp_path}/b%d.jsonl" % r
+    mist.configure("file://" + a)
+    for i in range(1000):
+        mist.emit_span("a", i, i + 1)
+    mist.configure("file://" + b)
+    for i in range(50000):
+        mist.emit_span("b", i, i + 1)
+    mist.flush()
+    print(sum(1 for _ in open(a)), sum(1 for _ in open(b)))
+"""
+    r = run_python(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:5] == ["1000 50000"] * 5

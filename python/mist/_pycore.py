@@ -224,6 +224,15 @@ def take(timeout: float, max_bytes: int = 4 << 20) -> Optional[Tuple[int, bytes]
         return seq, (batch if len(parts) == 1 else b"".join(parts))
 
 
+def untake(seq: int, batch: bytes) -> None:
+    """Give back a batch taken by a writer that has since been replaced."""
+    global _queued
+    with _lock:
+        _ready.appendleft((seq, batch))
+        _queued += len(batch)
+        _cv.notify_all()
+
+
 def consumed_seq() -> int:
     """Sequence number of the last batch already taken by a writer."""
     with _lock:

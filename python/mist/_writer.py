@@ -88,6 +88,9 @@ class Writer:
                     return
                 continue
             seq, batch = got
+            if self._stop or self._thread is not threading.current_thread():
+                self._core.untake(seq, batch)  # replaced while waiting: the new writer writes it
+                return
             self._dispatch(batch)
             with self._cond:
                 self._done = seq

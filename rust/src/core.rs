@@ -252,6 +252,16 @@ pub fn take(timeout: Duration, max_bytes: usize) -> Option<(u64, Vec<u8>)> {
     Some((seq, v))
 }
 
+/// Give back a batch a stale writer took after it was told to stop: it goes first in line again.
+pub fn untake(seq: u64, v: Vec<u8>) {
+    let sh = shared();
+    let mut g = lock(sh);
+    g.queued += v.len();
+    g.ready.push_front((seq, v));
+    drop(g);
+    sh.cv.notify_all();
+}
+
 pub fn recycle(mut v: Vec<u8>) {
     if v.capacity() > 8 << 20 {
         return;

@@ -102,6 +102,10 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
         .spawn(move || {
             while GEN.load(Acquire) == gen {
                 let Some((seq, batch)) = core::take(interval, 4 << 20) else { continue };
+                if GEN.load(Acquire) != gen {
+                    core::untake(seq, batch); // replaced while waiting: the new writer writes it
+                    break;
+                }
                 let lines = batch.iter().filter(|&&c| c == b'\n').count() as u64;
                 let mut ok = true;
                 for (i, t) in targets.iter_mut().enumerate() {

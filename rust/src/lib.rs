@@ -147,6 +147,12 @@ fn consumed_seq() -> u64 {
     core::consumed_seq()
 }
 
+/// Give back a batch taken by a writer that has since been replaced.
+#[pyfunction]
+fn untake(seq: u64, batch: &[u8]) {
+    core::untake(seq, batch.to_vec())
+}
+
 /// Wake a writer blocked in `take`.
 #[pyfunction]
 fn wake() {
@@ -202,6 +208,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(wake, m)?)?;
     m.add_function(wrap_pyfunction!(push_line, m)?)?;
     m.add_function(wrap_pyfunction!(consumed_seq, m)?)?;
+    m.add_function(wrap_pyfunction!(untake, m)?)?;
     m.add_function(wrap_pyfunction!(take_observations, m)?)?;
     m.add_function(wrap_pyfunction!(start_fd_writer, m)?)?;
     m.add_function(wrap_pyfunction!(stop_fd_writer, m)?)?;
