@@ -16,6 +16,11 @@ pub struct Shared {
 
 #[derive(Default)]
 struct Buf {
+    /// The writer is in a long wait and must be woken for a new batch (read and written under
+    /// the lock, so a seal never misses a sleeping writer). While the writer is busy it polls
+    /// instead, so emitters make no wake-up syscall on the hot path.
+    writer_idle: bool,
+    last_seal: Option<std::time::Instant>,
     cur: Vec<u8>,
     ready: VecDeque<(u64, Vec<u8>)>,
     seq: u64,
@@ -30,6 +35,7 @@ impl Buf {
         }
         let next = self.spare.pop().unwrap_or_default();
         let full = std::mem::replace(&mut self.cur, next);
+        self.last_seal = Some(std::time::Instant::now());
         self.queued += full.len();
         self.seq += 1;
         self.ready.push_back((self.seq, full));
@@ -203,8 +209,11 @@ pub fn push(line: &[u8], cfg: &Config) -> Push {
     BYTES.fetch_add(line.len() as u64, Relaxed);
     if g.cur.len() >= cfg.batch_bytes {
         g.seal();
+        let wake = g.writer_idle;
         drop(g);
-        sh.cv.notify_one();
+        if wake {
+            sh.cv.notify_one();
+        }
         return Push::Sealed;
     }
     Push::Ok
@@ -221,33 +230,48 @@ pub fn seal() -> u64 {
     s
 }
 
-/// Wait up to `timeout` for a batch; on timeout, seal what is open (age-based flush). Takes every
-/// queued batch up to `max_bytes` at once, so one wake-up (one GIL acquisition) moves a backlog.
-pub fn take(timeout: Duration, max_bytes: usize) -> Option<(u64, Vec<u8>)> {
+/// Wait for a batch; takes every queued batch up to `max_bytes` at once, so one wake-up moves a
+/// backlog. A `busy` writer (its last call found work) polls every millisecond without asking to
+/// be woken; an idle one sleeps up to `timeout` and is woken by the next seal. What is open is
+/// sealed once it is `timeout` old (age-based flush).
+pub fn take(timeout: Duration, max_bytes: usize, busy: bool) -> Option<(u64, Vec<u8>)> {
     let sh = shared();
     let mut g = lock(sh);
     if g.ready.is_empty() {
-        let (g2, _) = sh.cv.wait_timeout(g, timeout).unwrap_or_else(|e| e.into_inner());
+        let wait = if busy { timeout.min(Duration::from_millis(1)) } else { timeout };
+        g.writer_idle = !busy;
+        let (g2, _) = sh.cv.wait_timeout(g, wait).unwrap_or_else(|e| e.into_inner());
         g = g2;
-        if g.ready.is_empty() {
+        g.writer_idle = false;
+        if g.ready.is_empty() && g.last_seal.map_or(true, |t| t.elapsed() >= timeout) {
             g.seal();
         }
     }
-    let (mut seq, mut v) = g.ready.pop_front()?;
-    g.queued -= v.len();
+    // Pop under the lock, copy outside it: emitters never wait behind a memcpy.
+    let (mut seq, first) = g.ready.pop_front()?;
+    let mut size = first.len();
+    let mut rest: Vec<Vec<u8>> = Vec::new();
     while let Some((_, next)) = g.ready.front() {
-        if v.len() + next.len() > max_bytes {
+        if size + next.len() > max_bytes {
             break;
         }
         let (s2, next) = g.ready.pop_front().unwrap();
-        g.queued -= next.len();
-        v.extend_from_slice(&next);
+        size += next.len();
         seq = s2;
-        if g.spare.len() < 4 {
-            let mut n = next;
-            n.clear();
-            g.spare.push(n);
-        }
+        rest.push(next);
+    }
+    g.queued -= size;
+    drop(g);
+    if rest.is_empty() {
+        return Some((seq, first));
+    }
+    let mut v = first;
+    v.reserve(size - v.len());
+    for part in &rest {
+        v.extend_from_slice(part);
+    }
+    for part in rest {
+        recycle(part);
     }
     Some((seq, v))
 }

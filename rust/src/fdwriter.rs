@@ -100,8 +100,11 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
     std::thread::Builder::new()
         .name("mist-native-writer".into())
         .spawn(move || {
+            let mut busy = false;
             while GEN.load(Acquire) == gen {
-                let Some((seq, batch)) = core::take(interval, 4 << 20) else { continue };
+                let got = core::take(interval, 4 << 20, busy);
+                busy = got.is_some();
+                let Some((seq, batch)) = got else { continue };
                 if GEN.load(Acquire) != gen {
                     core::untake(seq, batch); // replaced while waiting: the new writer writes it
                     break;

@@ -93,7 +93,7 @@ fn seal() -> u64 {
 #[pyo3(signature = (timeout, max_bytes=4 << 20))]
 fn take(py: Python<'_>, timeout: f64, max_bytes: usize) -> Option<(u64, Py<PyBytes>)> {
     let d = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
-    let got = py.detach(|| core::take(d, max_bytes));
+    let got = py.detach(|| core::take(d, max_bytes, false));
     got.map(|(seq, v)| {
         let b = PyBytes::new(py, &v).unbind();
         core::recycle(v);
