@@ -76,8 +76,6 @@ def _worker(kind: str, n: int, repeats: int) -> Dict[str, Any]:
         out["bare_span_ns"] = _best(bare_span, n, repeats)
         mist.flush()
     elif kind == "file":
-        import resource
-
         path = os.path.join(tempfile.mkdtemp(), "bench.jsonl")
         mist.configure("file://" + path)
         rss0 = _rss_bytes()
@@ -85,7 +83,7 @@ def _worker(kind: str, n: int, repeats: int) -> Dict[str, Any]:
         _emit_loop(mist.emit_span)(n)
         mist.flush(120)
         el = time.perf_counter() - t
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = _peak_rss_bytes()
         with open(path, "rb") as f:
             lines = sum(1 for _ in f)
         os.unlink(path)
@@ -106,6 +104,20 @@ def _worker(kind: str, n: int, repeats: int) -> Dict[str, Any]:
         out.update(p50=lat[len(lat) // 2], p99=lat[int(len(lat) * 0.99)], p999=lat[int(len(lat) * 0.999)])
         os.unlink(path)
     return out
+
+
+def _peak_rss_bytes() -> int:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it is not inherited from the parent)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _rss_bytes() -> int:
