@@ -44,7 +44,7 @@ def traced():
     import mist.testing
     from mist import _alert_pipeline
 
-    _alert_pipeline.process()
+    _alert_pipeline.process(drain=True)
     _alert_pipeline._engine = None  # each test starts with fresh detectors
     with mist.testing.capture() as cap:
         yield cap

@@ -13,6 +13,8 @@ def test_demo_alerts_name_the_injected_regression(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "alerts that fired while the agent ran" in text and (tmp_path / "demo.html").exists()
     msgs = [json.loads(line) for line in out.read_bytes().splitlines()]
+    live = [m["payload"] for m in msgs if m["type"] == "trace.alert" and m["payload"]["metric"] != "unpriced_model"]
+    assert {a["metric"] for a in live} >= {"score.faithfulness"}, live  # fired live, while it ran
     spans = [m["payload"] for m in msgs if m["type"] == "trace.span"]
     # where the regression was injected: the first span of run 150
     runs = sorted((s for s in spans if s["operation"] == "agent.run"), key=lambda s: s["start_ns"])

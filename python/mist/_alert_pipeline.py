@@ -4,7 +4,8 @@ The emit path only keeps a reference-level observation of each span (no encoding
 background thread collects them in bulk every ``INTERVAL`` seconds, turns them into payloads and
 feeds :class:`mist.alerts.AlertEngine`; the alerts it returns go to the sinks and to ``on_alert``
 callbacks. To bound the GIL time it takes from the application, each round handles at most
-``MAX_PER_ROUND`` spans; the rest are skipped and counted (``mist.stats()['alerts']``).
+``MAX_PER_ROUND`` spans, oldest first; the core keeps at most 4096 waiting, and spans emitted
+while that buffer is full are not observed (counted as ``skipped`` in ``mist.stats()['alerts']``).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any, Dict, Optional
 from ._backend import core
 
 INTERVAL = 0.1
-MAX_PER_ROUND = 500  # ≈ 5,000 spans/s, far above LLM call rates; the excess is skipped and counted
+MAX_PER_ROUND = 500  # ≈ 5,000 spans/s steady, far above LLM call rates; bursts wait in the buffer
 
 counters: Dict[str, int] = {"observed": 0, "skipped": 0, "alerts": 0, "errors": 0}
 _engine: Any = None
@@ -32,29 +33,34 @@ def engine() -> Any:
     return _engine
 
 
-def process() -> int:
-    """Run the engine over the spans observed since the last round; returns alerts fired."""
+def process(drain: bool = False) -> int:
+    """Run the engine over spans observed so far, oldest first: one round of at most
+    ``MAX_PER_ROUND`` (the background thread), or everything pending (``drain``, at flush).
+    Returns the number of alerts fired."""
+    fired = 0
     with _lock:
-        obs, dropped = core.take_observations(MAX_PER_ROUND)
-        counters["skipped"] += dropped
-        if not obs:
-            return 0
-        from ._alerting import deliver
+        while True:
+            obs, dropped = core.take_observations(MAX_PER_ROUND)
+            counters["skipped"] += dropped
+            if not obs:
+                return fired
+            from ._alerting import deliver
 
-        eng = engine()
-        fired = 0
-        for p in obs:
-            try:
-                alerts = eng.observe(p, p.get("end_ns"))
-            except Exception:
-                counters["errors"] += 1
-                continue
-            for a in alerts:
-                deliver(a)
-                fired += 1
-        counters["observed"] += len(obs)
-        counters["alerts"] += fired
-        return fired
+            eng = engine()
+            before = fired
+            for p in obs:
+                try:
+                    alerts = eng.observe(p, p.get("end_ns"))
+                except Exception:
+                    counters["errors"] += 1
+                    continue
+                for a in alerts:
+                    deliver(a)
+                    fired += 1
+            counters["observed"] += len(obs)
+            counters["alerts"] += fired - before
+            if not drain:
+                return fired
 
 
 def _run() -> None:

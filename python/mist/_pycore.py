@@ -80,14 +80,11 @@ _obs_dropped = 0
 
 
 def take_observations(limit: int = 1 << 62) -> Tuple[list, int]:
-    """Span payloads kept for the alert engine since the last call (the most recent ``limit``),
-    and how many were dropped."""
+    """The oldest ``limit`` span payloads kept for the alert engine (the rest wait for the next
+    call), and how many were dropped because the buffer was full."""
     global _obs, _obs_dropped
-    got, _obs = _obs, []
+    got, _obs = _obs[:limit], _obs[limit:]
     dropped, _obs_dropped = _obs_dropped, 0
-    if len(got) > limit:
-        dropped += len(got) - limit
-        got = got[-limit:]
     return got, dropped
 
 

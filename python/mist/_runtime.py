@@ -238,7 +238,7 @@ def flush(timeout: float = 5.0) -> bool:
         if settings.alerts:
             from . import _alert_pipeline
 
-            _alert_pipeline.process()  # alerts from what was emitted so far go out with it
+            _alert_pipeline.process(drain=True)  # alerts from what was emitted so far go out with it
         return writer.flush(timeout)
     except Exception:
         return False

@@ -369,13 +369,14 @@ fn observe<'py>(
 /// The observations kept since the last call, as trace.span payload dicts, and how many were
 /// dropped because the alert thread fell behind.
 pub fn take_observations(py: Python<'_>, limit: usize) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
-    let mut obs = std::mem::take(&mut *core::OBS.lock().unwrap_or_else(|e| e.into_inner()));
-    let mut dropped = core::OBS_DROPPED.swap(0, Relaxed);
-    if obs.len() > limit {
-        // keep the most recent; the rest are released without building anything
-        dropped += (obs.len() - limit) as u64;
-        obs.drain(..obs.len() - limit);
-    }
+    // the oldest `limit` first; the rest wait for the next round (when the buffer is full, new
+    // spans are the ones not observed: that is the load shedding, counted in OBS_DROPPED)
+    let obs: Vec<core::Obs> = {
+        let mut g = core::OBS.lock().unwrap_or_else(|e| e.into_inner());
+        let n = g.len().min(limit);
+        g.drain(..n).collect()
+    };
+    let dropped = core::OBS_DROPPED.swap(0, Relaxed);
     let mut out = Vec::with_capacity(obs.len());
     for o in obs {
         let d = PyDict::new(py);
