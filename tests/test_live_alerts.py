@@ -48,3 +48,37 @@ def test_raising_callback_is_isolated(traced):
     _alerting.wait_callbacks(5)
     assert mist.stats()["alerts"]["callback_errors"] >= 1
     _alerting._callbacks.remove(bad)
+
+
+def _run_process(tmp_path, name, state, pattern, seed):
+    import json
+
+    from conftest import run_python
+
+    out = tmp_path / f"{name}.jsonl"
+    code = f"""
+import random, mist
+mist.configure("file://{out}")
+rnd = random.Random({seed})
+t = 1_790_000_000_000_000_000 + {seed} * 10**12
+for i, level in enumerate({pattern!r}):
+    mist.emit_span("chat", t, t + 200_000_000, model="gpt-4o-mini", tokens_in=500, tokens_out=50,
+                   attrs={{"score.faithfulness": round(rnd.gauss(level, 0.03), 3)}})
+    t += 300_000_000
+"""
+    r = run_python(code, env={"MIST_ALERT_STATE": str(state)})
+    assert r.returncode == 0, r.stderr
+    return [json.loads(x)["payload"]["metric"] for x in out.read_bytes().splitlines()
+            if b'"trace.alert"' in x and b"unpriced" not in x]
+
+
+def test_detector_state_survives_a_restart(tmp_path):
+    """MIST_ALERT_STATE carries the detectors across restarts: a process that starts degraded is
+    compared with the baseline the previous process learned (a fresh one would learn the
+    degraded level and stay quiet), and a regression that already fired does not fire again."""
+    state = tmp_path / "a.json"
+    assert _run_process(tmp_path, "a1", state, [0.92] * 150, 1) == []
+    assert _run_process(tmp_path, "a2", state, [0.6] * 150, 2) == ["score.faithfulness"]
+    assert _run_process(tmp_path, "a3", state, [0.6] * 150, 3) == []  # still firing: no re-alert
+    fresh = tmp_path / "fresh.json"
+    assert _run_process(tmp_path, "b1", fresh, [0.6] * 150, 2) == []  # without the state: silent

@@ -9,6 +9,8 @@ while that buffer is full are not observed (counted as ``skipped`` in ``mist.sta
 """
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from typing import Any, Dict, Optional
@@ -24,13 +26,44 @@ _thread: Optional[threading.Thread] = None
 _lock = threading.Lock()
 
 
+def _state_path() -> Optional[str]:
+    """``MIST_ALERT_STATE=FILE``: detector state survives restarts (loaded at start, saved at exit)."""
+    return os.environ.get("MIST_ALERT_STATE") or None
+
+
 def engine() -> Any:
     global _engine
     if _engine is None:
         from .alerts import AlertEngine
 
-        _engine = AlertEngine()
+        path = _state_path()
+        if path and os.path.exists(path):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    _engine = AlertEngine.from_state(json.load(f))
+            except (OSError, ValueError):
+                counters["errors"] += 1  # a damaged state file: start fresh rather than fail
+        if _engine is None:
+            _engine = AlertEngine()
     return _engine
+
+
+def save_state() -> bool:
+    """Write the detectors' state to ``MIST_ALERT_STATE`` (atomically); False when not set."""
+    path = _state_path()
+    if not path or _engine is None:
+        return False
+    try:
+        with _lock:
+            state = _engine.state_dict()
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(state, f)
+        os.replace(tmp, path)
+        return True
+    except (OSError, ValueError, TypeError):
+        counters["errors"] += 1
+        return False
 
 
 def process(drain: bool = False) -> int:

@@ -249,6 +249,11 @@ def shutdown(timeout: float = 5.0) -> None:
     if disabled:
         return
     try:
+        if settings.alerts:
+            from . import _alert_pipeline
+
+            _alert_pipeline.process(drain=True)
+            _alert_pipeline.save_state()
         writer.stop(timeout)
         writer.close_sinks(writer.sinks, max(0.1, timeout * 0.2))
     except Exception:
