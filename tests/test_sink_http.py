@@ -566,7 +566,8 @@ for i in range(200):
     assert elapsed < 20  # interpreter start + 1 s shutdown budget, never the 60 s retry window
     spooled = [p for p in (tmp_path / "spool").rglob("*.jsonl")]
     lines = [line for p in spooled for line in p.read_bytes().splitlines()]
-    assert len(lines) == 200
+    spans = [json.loads(line)["payload"]["span_id"] for line in lines if b'"trace.span"' in line]
+    assert len(spans) == len(set(spans)) == 200  # (a loaded machine may add latency alerts)
     with Receiver(port) as r2:
         sink = HTTPSink.from_url(f"http://127.0.0.1:{port}/mist?spool={tmp_path / 'spool'}", environ={})
         assert r2.wait_items(200, timeout=10)

@@ -298,8 +298,8 @@ def stats() -> Dict[str, Any]:
         "queued_batches": c["queued_batches"],
         "sampled_out": c["sampled_out"],
         "bad_values": c["bad_values"],
-        "alerts": {**_alert_pipeline.counters, **{f"callback_{k}" if not k.startswith("callback") else k: v
-                                                  for k, v in _alerting.counters.items() if k != "alerts"}},
+        "alerts": {**_alert_pipeline.counters, "callback_errors": _alerting.counters["callback_errors"],
+                   "callback_dropped": _alerting.counters["callback_dropped"]},
         "sinks": sinks,
     }
 

@@ -5,7 +5,6 @@ batch releases the GIL; sinks' own writes (``os.write``, sockets) release it too
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any, Dict, List, Optional
