@@ -43,7 +43,7 @@ def generate(schema: dict) -> str:
         "import sys",
         "from typing import Any, Callable, Dict, List, Tuple",
         "",
-        "from ._jsonw import fast_string as _fs, string as _s, value as _v, key_text as _k, sort_key as _sk",
+        "from ._jsonw import fast_string as _fs, obj as _o, string as _s, value as _v, key_text as _k, sort_key as _sk",
         "",
         "if sys.version_info >= (3, 11):  # pragma: no cover",
         "    from typing import NotRequired, TypedDict",
@@ -119,7 +119,13 @@ def generate(schema: dict) -> str:
     parts = []
     for i, f in enumerate(span.fields):
         key = ("" if i == 0 else ",") + '"' + f.name + '":'
-        if f.omit:
+        if f.omit and f.kind == "string":  # fast path for str, the generic rule otherwise
+            parts.append(f"((({key!r} + _s({f.name})) if {f.name} else '') if type({f.name}) is str"
+                         f" else ('' if _empty({f.name}) else {key!r} + _v({f.name})))")
+        elif f.omit and f.kind == "object":  # a dict is written as value() would: obj(d, depth 1)
+            parts.append(f"((({key!r} + _o({f.name}, 1)) if {f.name} else '') if type({f.name}) is dict"
+                         f" else ('' if _empty({f.name}) else {key!r} + _v({f.name})))")
+        elif f.omit:
             parts.append(f"('' if _empty({f.name}) else {key!r} + _v({f.name}))")
         elif f.kind == "string":
             fs = "_s" if f.name.endswith("_id") else "_fs"  # unique ids would only churn the cache

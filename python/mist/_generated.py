@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Dict, List, Tuple
 
-from ._jsonw import fast_string as _fs, string as _s, value as _v, key_text as _k, sort_key as _sk
+from ._jsonw import fast_string as _fs, obj as _o, string as _s, value as _v, key_text as _k, sort_key as _sk
 
 if sys.version_info >= (3, 11):  # pragma: no cover
     from typing import NotRequired, TypedDict
@@ -244,9 +244,9 @@ def span_payload(trace_id, span_id, parent_id, operation, start_ns, end_ns, stat
     attrs a dict or None. Field order and omission rules come from the schema."""
     return ('{' + '"trace_id":' + (_s(trace_id) if type(trace_id) is str else _v(trace_id))
             + ',"span_id":' + (_s(span_id) if type(span_id) is str else _v(span_id))
-            + ('' if _empty(parent_id) else ',"parent_id":' + _v(parent_id))
+            + (((',"parent_id":' + _s(parent_id)) if parent_id else '') if type(parent_id) is str else ('' if _empty(parent_id) else ',"parent_id":' + _v(parent_id)))
             + ',"operation":' + (_fs(operation) if type(operation) is str else _v(operation))
             + ',"start_ns":' + (str(start_ns) if type(start_ns) is int else _v(start_ns))
             + ',"end_ns":' + (str(end_ns) if type(end_ns) is int else _v(end_ns))
             + ',"status":' + (_fs(status) if type(status) is str else _v(status))
-            + ('' if _empty(attrs) else ',"attrs":' + _v(attrs)) + '}')
+            + (((',"attrs":' + _o(attrs, 1)) if attrs else '') if type(attrs) is dict else ('' if _empty(attrs) else ',"attrs":' + _v(attrs))) + '}')

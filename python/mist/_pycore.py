@@ -85,20 +85,24 @@ def take_observations(limit: int = 1 << 62) -> Tuple[list, int]:
     global _obs, _obs_dropped
     got, _obs = _obs[:limit], _obs[limit:]
     dropped, _obs_dropped = _obs_dropped, 0
-    return got, dropped
+    out = []
+    for trace_id, span_id, parent_id, operation, start_ns, end_ns, status, attrs in got:
+        p = {"trace_id": trace_id, "span_id": span_id}
+        if not _generated._empty(parent_id):
+            p["parent_id"] = parent_id
+        p.update(operation=operation, start_ns=start_ns, end_ns=end_ns, status=status,
+                 attrs=dict(attrs) if attrs else {})
+        out.append(p)
+    return out, dropped
 
 
-def _observe(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, attrs) -> None:
+def _observe(*span: Any) -> None:
+    """Keep a reference-level record (the payload is built later, on the alert thread)."""
     global _obs_dropped
     if len(_obs) >= MAX_OBS:
         _obs_dropped += 1
         return
-    p = {"trace_id": trace_id, "span_id": span_id}
-    if not _generated._empty(parent_id):
-        p["parent_id"] = parent_id
-    p.update(operation=operation, start_ns=start_ns, end_ns=end_ns, status=status,
-             attrs=dict(attrs) if attrs else {})
-    _obs.append(p)
+    _obs.append(span)
 
 
 _prices: Dict[str, Any] = {}
