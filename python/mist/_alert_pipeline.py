@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional
 from ._backend import core
 
 INTERVAL = 0.1
-MAX_PER_ROUND = 500  # ≈ 5,000 spans/s steady, far above LLM call rates; bursts wait in the buffer
+MAX_PER_ROUND = 200  # 2,000 spans/s steady per process, far above LLM call rates; bursts wait in the buffer
 
 counters: Dict[str, int] = {"observed": 0, "skipped": 0, "alerts": 0, "errors": 0}
 _engine: Any = None
