@@ -141,12 +141,11 @@ def configure(
         settings.source = src
         settings.capture_content = bool(cap)
         settings.redactor = redactor
-        settings.alerts = True if alr is None else bool(alr)
+        settings.alerts = alerts_on
         settings.prices = table
         settings.sample = float(sm)
         settings.sink_spec = spec if isinstance(spec, str) else repr(spec)
         if not disabled:
-            writer.ensure_started()
             if alerts_on:
                 from . import _alert_pipeline
 
