@@ -140,12 +140,20 @@ def _sub(kind: str, n: int, repeats: int, env: Optional[Dict[str, str]] = None) 
     return json.loads(r.stdout)
 
 
-def _otel(n: int, repeats: int) -> Dict[str, float]:
+GENAI_ATTRS = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+               "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 812,
+               "gen_ai.usage.output_tokens": 64, "mist.cost_usd": 0.0001602,
+               "gen_ai.response.finish_reasons": ("stop",)}
+
+
+def otel_tracer() -> Any:
+    """The OpenTelemetry peer: an SDK TracerProvider with a BatchSpanProcessor and a null
+    exporter (what a user would run, minus the network). Returns (provider, tracer) or None."""
     try:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     except ImportError:
-        return {}
+        return None
 
     class Null(SpanExporter):
         def export(self, spans: Any) -> Any:
@@ -153,10 +161,15 @@ def _otel(n: int, repeats: int) -> Dict[str, float]:
 
     tp = TracerProvider()
     tp.add_span_processor(BatchSpanProcessor(Null()))
-    tracer = tp.get_tracer("bench")
-    attrs = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
-             "gen_ai.usage.input_tokens": 812, "gen_ai.usage.output_tokens": 64, "mist.cost_usd": 0.0001602,
-             "gen_ai.response.finish_reasons": ("stop",)}
+    return tp, tp.get_tracer("bench")
+
+
+def _otel(n: int, repeats: int) -> Dict[str, float]:
+    peer = otel_tracer()
+    if peer is None:
+        return {}
+    tp, tracer = peer
+    attrs = GENAI_ATTRS
 
     def spans(k: int) -> None:
         for _ in range(k):
