@@ -72,7 +72,7 @@ def generate(schema: dict) -> str:
               "    let py = d.py();", "    e.buf.push(b'{');"]
         for i, f in enumerate(msg.fields):
             L += _field_code(f, i == 0)
-        L += [f"    e.extras(d, KNOWN_{msg.type.replace('.', '_').upper()}, false)?;", "    e.buf.push(b'}');", "    Ok(())", "}", ""]
+        L += [f"    e.extras(d, KNOWN_{msg.type.replace('.', '_').upper()})?;", "    e.buf.push(b'}');", "    Ok(())", "}", ""]
     L += ["/// The encoder of a known payload type, if any.",
           "pub fn payload_encoder(t: &str) -> Option<fn(&mut Enc, &Bound<'_, PyDict>) -> PyResult<()>> {",
           "    match t {"]
@@ -107,5 +107,5 @@ def generate(schema: dict) -> str:
                   "    }"]
         else:
             L += _field_code(f, i == 0)
-    L += ["    e.extras(d, KNOWN_ENVELOPE, false)?;", "    e.buf.push(b'}');", "    Ok(())", "}", ""]
+    L += ["    e.extras(d, KNOWN_ENVELOPE)?;", "    e.buf.push(b'}');", "    Ok(())", "}", ""]
     return "\n".join(L)

@@ -576,8 +576,9 @@ def _usage_only_chunk(item: Any) -> bool:
         return False
 
 
-class _TracedStream:
-    """A sync SDK stream that ends its call's span when exhausted, closed, failed or dropped."""
+class _StreamProxy:
+    """What the sync and async stream wrappers share: they pass everything else through to the SDK
+    stream (``isinstance(wrapper, openai.Stream)`` still holds) and end the span when dropped."""
 
     __slots__ = ("_mist_inner", "_mist_trace", "_mist_next", "__weakref__")
 
@@ -587,8 +588,33 @@ class _TracedStream:
         object.__setattr__(self, "_mist_next", None)
 
     @property  # type: ignore[misc]
-    def __class__(self) -> Any:  # isinstance(wrapper, openai.Stream) still holds
+    def __class__(self) -> Any:
         return type(self._mist_inner)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_mist_"):
+            raise AttributeError(name)
+        return getattr(self._mist_inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._mist_inner, name, value)
+
+    def __repr__(self) -> str:
+        return repr(self._mist_inner)
+
+    def __del__(self) -> None:
+        try:
+            trace = self._mist_trace
+            if not trace.done and not sys.is_finalizing():
+                trace.finish(None, "abandoned")
+        except Exception:
+            pass
+
+
+class _TracedStream(_StreamProxy):
+    """A sync SDK stream that ends its call's span when exhausted, closed, failed or dropped."""
+
+    __slots__ = ()
 
     def __iter__(self) -> "_TracedStream":
         return self
@@ -633,39 +659,12 @@ class _TracedStream:
         finally:
             self._mist_trace.finish(None, "closed")
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_mist_"):
-            raise AttributeError(name)
-        return getattr(self._mist_inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._mist_inner, name, value)
-
-    def __repr__(self) -> str:
-        return repr(self._mist_inner)
-
-    def __del__(self) -> None:
-        try:
-            trace = self._mist_trace
-            if not trace.done and not sys.is_finalizing():
-                trace.finish(None, "abandoned")
-        except Exception:
-            pass
 
 
-class _TracedAsyncStream:
+class _TracedAsyncStream(_StreamProxy):
     """An async SDK stream that ends its call's span when exhausted, closed, failed or dropped."""
 
-    __slots__ = ("_mist_inner", "_mist_trace", "_mist_next", "__weakref__")
-
-    def __init__(self, inner: Any, trace: _StreamTrace) -> None:
-        object.__setattr__(self, "_mist_inner", inner)
-        object.__setattr__(self, "_mist_trace", trace)
-        object.__setattr__(self, "_mist_next", None)
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> Any:
-        return type(self._mist_inner)
+    __slots__ = ()
 
     def __aiter__(self) -> "_TracedAsyncStream":
         return self
@@ -713,24 +712,6 @@ class _TracedAsyncStream:
         finally:
             self._mist_trace.finish(None, "closed")
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_mist_"):
-            raise AttributeError(name)
-        return getattr(self._mist_inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._mist_inner, name, value)
-
-    def __repr__(self) -> str:
-        return repr(self._mist_inner)
-
-    def __del__(self) -> None:
-        try:
-            trace = self._mist_trace
-            if not trace.done and not sys.is_finalizing():
-                trace.finish(None, "abandoned")
-        except Exception:
-            pass
 
 
 def _traced_raw(stream: Any) -> Optional[_StreamTrace]:

@@ -102,7 +102,7 @@ pub fn encode_trace_span(e: &mut Enc, d: &Bound<'_, PyDict>) -> PyResult<()> {
         e.buf.extend_from_slice(b",\"attrs\":");
         e.value(v, 0)?;
     }
-    e.extras(d, KNOWN_TRACE_SPAN, false)?;
+    e.extras(d, KNOWN_TRACE_SPAN)?;
     e.buf.push(b'}');
     Ok(())
 }
@@ -173,7 +173,7 @@ pub fn encode_trace_alert(e: &mut Enc, d: &Bound<'_, PyDict>) -> PyResult<()> {
         e.buf.extend_from_slice(b",\"evidence\":");
         e.value(v, 0)?;
     }
-    e.extras(d, KNOWN_TRACE_ALERT, false)?;
+    e.extras(d, KNOWN_TRACE_ALERT)?;
     e.buf.push(b'}');
     Ok(())
 }
@@ -246,7 +246,7 @@ pub fn encode_eval_result(e: &mut Enc, d: &Bound<'_, PyDict>) -> PyResult<()> {
         e.buf.extend_from_slice(b",\"name\":");
         e.value(v, 0)?;
     }
-    e.extras(d, KNOWN_EVAL_RESULT, false)?;
+    e.extras(d, KNOWN_EVAL_RESULT)?;
     e.buf.push(b'}');
     Ok(())
 }
@@ -315,7 +315,7 @@ pub fn encode_envelope(e: &mut Enc, d: &Bound<'_, PyDict>) -> PyResult<()> {
         let crc = crc32fast::hash(&e.buf[payload_at.0..payload_at.1]);
         e.buf.extend_from_slice(itoa::Buffer::new().format(crc).as_bytes());
     }
-    e.extras(d, KNOWN_ENVELOPE, false)?;
+    e.extras(d, KNOWN_ENVELOPE)?;
     e.buf.push(b'}');
     Ok(())
 }

@@ -460,7 +460,7 @@ impl<'a> Enc<'a> {
     }
 
     /// Fields of `d` not in `known`, sorted, each preceded by a comma.
-    pub fn extras(&mut self, d: &Bound<'_, PyDict>, known: &[&str], _first: bool) -> PyResult<()> {
+    pub fn extras(&mut self, d: &Bound<'_, PyDict>, known: &[&str]) -> PyResult<()> {
         if d.len() <= known.len() {
             let mut all_known = true;
             for k in d.keys().iter() {
