@@ -57,6 +57,31 @@ def test_value_vectors(core, value, text):
     assert core.encode_value(value) == text.encode()
 
 
+_SPECIAL = ['"', "\\", "<", ">", "&", "\n", "\x00", "\x1f", "\x7f", "é", "\u2028", "\u2029", "\u2027", "\ue280",
+            "\ud800", "\udfff", "日", "😀", "=", "?", "%", "\x20"]
+
+
+def _go_string(s: str) -> str:
+    """Go's encoding/json string bytes, from the standard library plus Go's extra escapes."""
+    s = "".join("\x00SURROGATE" if 0xD800 <= ord(c) <= 0xDFFF else c for c in s)  # Go: invalid UTF-8 → \ufffd
+    out = json.dumps(s, ensure_ascii=False).replace("\\u0000SURROGATE", "\\ufffd")
+    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"),
+                 ("\x7f", "\x7f")):
+        out = out.replace(a, b)
+    return out
+
+
+def test_escapes_at_every_position_of_a_word(core):
+    """The escaper looks at 8-byte words: every special character, at every offset of strings
+    around word boundaries, is escaped exactly as Go does."""
+    for n in range(0, 25):
+        for pos in range(n):
+            for c in _SPECIAL:
+                s = "a" * pos + c + "b" * (n - pos - 1)
+                assert core.encode_value(s) == _go_string(s).encode(), (n, pos, c)
+        assert core.encode_value("x" * n) == _go_string("x" * n).encode()
+
+
 def test_bad_values_are_replaced_never_raised(core):
     class Weird:
         def __str__(self):

@@ -76,6 +76,8 @@ def truncate(s: str) -> str:
 def string(s: str) -> str:
     if len(s) > MAX_STRING_CHARS:
         s = truncate(s)
+    elif s.isalnum() and s.isascii():  # ids and plain words: nothing to escape, no regex
+        return '"' + s + '"'
     if _NEEDS_ESCAPE.search(s) is None:
         return '"' + s + '"'
     return '"' + _NEEDS_ESCAPE.sub(_escape_one, s) + '"'
@@ -112,6 +114,9 @@ _SURR = re.compile("[\ud800-\udfff]")
 
 def floating(f: float) -> str:
     """Go's strconv 'f'/'e' shortest layout as encoding/json uses it."""
+    if 1e-4 <= f < 1e16 or -1e16 < f <= -1e-4:  # repr is Go's plain layout here, but for a trailing ".0"
+        r = repr(f)
+        return r[:-2] if r[-2] == "." and r[-1] == "0" else r
     if f != f or f in (math.inf, -math.inf):
         _bad("nan" if f != f else "inf")
         return "null"
@@ -119,8 +124,6 @@ def floating(f: float) -> str:
         return "-0" if math.copysign(1.0, f) < 0 else "0"
     r = repr(f)
     a = abs(f)
-    if 1e-4 <= a < 1e16:  # repr is already Go's plain layout here, but for a trailing ".0"
-        return r[:-2] if r[-2:] == ".0" else r
     neg = r[0] == "-"
     if neg:
         r = r[1:]
@@ -189,39 +192,56 @@ def value(v: Any, depth: int = 0) -> str:
     return string(text)
 
 
-_KEYS: Dict[str, str] = {}  # str key → '"key":' (clean keys only; bounded)
 _STRS: Dict[str, str] = {}  # short clean str value → its JSON text (bounded)
 _CACHE_MAX = 8192
+
+
+_ORDERS: Dict[tuple, list] = {}  # a dict's keys, in insertion order → [(position, '"key":')] sorted by key
+
+
+def _order(keys: tuple) -> "list | None":
+    """The written order of a dict's keys with their encoded prefixes, or None when a key needs the
+    careful path (not a str, long, or holding a surrogate). Cached: spans repeat their key sets."""
+    for k in keys:
+        if type(k) is not str or len(k) > 256 or _SURR.search(k) is not None:
+            return None
+    order = [(i, string(k) + ":") for k, i in sorted(zip(keys, range(len(keys))))]
+    if len(_ORDERS) < 1024 and len(keys) <= 64:
+        _ORDERS[keys] = order
+    return order
 
 
 def obj(d: dict, depth: int = 0) -> str:
     """A free-form object: keys as text, sorted."""
     if not d:
         return "{}"
-    spend(len(d))
-    kc = _KEYS
-    try:
-        items = sorted(d.items())
-    except TypeError:  # keys of mixed types
+    b = getattr(_tl, "budget", NODE_BUDGET) - len(d)  # spend(len(d)), inlined: this is the hot path
+    _tl.budget = b
+    if b < 0:
+        raise EncodeTooLarge("value too large or self-referencing")
+    if type(d) is not dict:
         return _obj_slow(d, depth)
+    keys = tuple(d)
+    vals = list(d.values())  # a snapshot: a value's __str__ may change the dict
+    order = _ORDERS.get(keys)
+    if order is None:
+        order = _order(keys)
+        if order is None:
+            return _obj_slow(d, depth)
+    strs = _STRS
     out = []
-    for k, v in items:
-        ek = kc.get(k) if type(k) is str else None
-        if ek is None:
-            if type(k) is not str or len(k) > 256 or _SURR.search(k) is not None:
-                return _obj_slow(d, depth)
-            ek = string(k) + ":"
-            if len(kc) < _CACHE_MAX:
-                kc[k] = ek
+    add = out.append
+    for i, ek in order:
+        v = vals[i]
         t = type(v)
         if t is str:
-            out.append(ek + (_STRS.get(v) or fast_string(v)))
+            add(ek + (strs.get(v) or fast_string(v)))
         elif t is int:
-            out.append(ek + str(v))
+            add(ek + str(v))
         elif t is float:
-            out.append(ek + floating(v))
+            add(ek + floating(v))
         else:
-            out.append(ek + value(v, depth))
+            add(ek + value(v, depth))
     return "{" + ",".join(out) + "}"
 
 

@@ -32,14 +32,32 @@ def _reseed() -> None:
 _reseed()
 _rbytes = _rng.randbytes  # bytes.hex() is ~2x faster than '%x' formatting of a big int
 
+# Ids are cut from one random hex string per 128 (trace) or 256 (span) ids and handed out with
+# list.pop(), which is atomic: no lock, no two callers ever get the same id. A forked child
+# empties both pools and re-seeds (see _after_fork_child).
+_trace_ids: list = []
+_span_ids: list = []
+
+
+def _refill(pool: list, width: int) -> str:
+    h = _rbytes(2048).hex()
+    pool.extend([h[i:i + width] for i in range(width, 4096, width)])
+    return h[:width]
+
 
 def new_span_id() -> str:
     # an all-zero id (which W3C trace context rejects) has probability 2**-64: not worth a branch
-    return _rbytes(8).hex()
+    try:
+        return _span_ids.pop()
+    except IndexError:
+        return _refill(_span_ids, 16)
 
 
 def new_trace_id() -> str:
-    return _rbytes(16).hex()
+    try:
+        return _trace_ids.pop()
+    except IndexError:
+        return _refill(_trace_ids, 32)
 
 
 now_ns = time.time_ns
@@ -110,7 +128,8 @@ _prices: Dict[str, Any] = {}
 
 
 def _count(v: Any) -> Optional[int]:
-    return v if type(v) is int else None
+    """A token count: an int that fits 64 bits (as the native core reads it), else not a count."""
+    return v if type(v) is int and -(1 << 63) <= v < (1 << 63) else None
 
 
 def _price(merged: dict, cfg: _Config) -> None:
@@ -150,9 +169,10 @@ def _price(merged: dict, cfg: _Config) -> None:
 # ---- the buffer ----
 _lock = threading.Lock()
 _cv = threading.Condition(_lock)
-_cur: list = []
+_cur: list = []  # one line per item, except for push_line's extra lines counted in _cur_lines
 _cur_len = 0
-_ready: Deque[Tuple[int, bytes]] = deque()
+_cur_lines = 0
+_ready: Deque[Tuple[int, bytes, int]] = deque()
 _seq = 0
 _queued = 0
 _counters: Dict[str, int] = dict.fromkeys(
@@ -161,23 +181,26 @@ _counters: Dict[str, int] = dict.fromkeys(
 
 
 def _seal_locked() -> None:
-    global _cur, _cur_len, _seq, _queued
+    global _cur, _cur_len, _cur_lines, _seq, _queued
     if _cur_len:
         _seq += 1
-        _ready.append((_seq, b"".join(_cur)))
+        _ready.append((_seq, b"".join(_cur), len(_cur) + _cur_lines))
         _queued += _cur_len
         _cur = []
         _cur_len = 0
+        _cur_lines = 0
 
 
-def _push(line: bytes, cfg: _Config) -> bool:
-    global _cur_len
+def _push(line: bytes, cfg: _Config, extra_lines: int = 0) -> bool:
+    global _cur_len, _cur_lines
     n = len(line)
     with _lock:
         if _queued + _cur_len + n > cfg.max_bytes:
             _counters["dropped_buffer_full"] += 1
             return False
         _cur.append(line)
+        if extra_lines:
+            _cur_lines += extra_lines
         _cur_len += n
         _counters["emitted"] += 1
         _counters["bytes"] += n
@@ -194,9 +217,8 @@ def push_line(line: bytes) -> bool:
     cfg = _cfg
     if cfg is None:
         return False
-    before = _counters["dropped_buffer_full"]
-    _push(bytes(line), cfg)
-    return _counters["dropped_buffer_full"] == before
+    line = bytes(line)
+    return _push(line, cfg, line.count(b"\n") - 1)
 
 
 def seal() -> int:
@@ -206,8 +228,8 @@ def seal() -> int:
         return _seq
 
 
-def take(timeout: float, max_bytes: int = 4 << 20) -> Optional[Tuple[int, bytes]]:
-    """Every queued batch up to ``max_bytes`` at once (at least one)."""
+def take(timeout: float, max_bytes: int = 4 << 20) -> Optional[Tuple[int, bytes, int]]:
+    """Every queued batch up to ``max_bytes`` at once (at least one): (seq, bytes, lines)."""
     global _queued
     with _lock:
         if not _ready:
@@ -216,21 +238,22 @@ def take(timeout: float, max_bytes: int = 4 << 20) -> Optional[Tuple[int, bytes]
                 _seal_locked()
         if not _ready:
             return None
-        seq, batch = _ready.popleft()
+        seq, batch, lines = _ready.popleft()
         parts, size = [batch], len(batch)
         while _ready and size + len(_ready[0][1]) <= max_bytes:
-            seq, nxt = _ready.popleft()
+            seq, nxt, more = _ready.popleft()
             parts.append(nxt)
             size += len(nxt)
+            lines += more
         _queued -= size
-        return seq, (batch if len(parts) == 1 else b"".join(parts))
+        return seq, (batch if len(parts) == 1 else b"".join(parts)), lines
 
 
 def untake(seq: int, batch: bytes) -> None:
     """Give back a batch taken by a writer that has since been replaced."""
     global _queued
     with _lock:
-        _ready.appendleft((seq, batch))
+        _ready.appendleft((seq, batch, batch.count(b"\n")))
         _queued += len(batch)
         _cv.notify_all()
 
@@ -269,14 +292,16 @@ def _after_fork_parent() -> None:
 
 
 def _after_fork_child() -> None:
-    global _lock, _cv, _cur, _cur_len, _ready, _seq, _queued, _need_writer
+    global _lock, _cv, _cur, _cur_len, _cur_lines, _ready, _seq, _queued, _need_writer
     _lock = threading.Lock()
     _cv = threading.Condition(_lock)
-    _cur, _cur_len, _ready, _seq, _queued = [], 0, deque(), 0, 0
+    _cur, _cur_len, _cur_lines, _ready, _seq, _queued = [], 0, 0, deque(), 0, 0
     _obs.clear()
     for k in _counters:
         _counters[k] = 0
     _jsonw.BAD.clear()
+    _trace_ids.clear()
+    _span_ids.clear()
     _reseed()
     _need_writer = True
 
@@ -330,7 +355,7 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
     if priced and cfg.pricer is not None and "cost_usd" not in merged:
         _price(merged, cfg)
     head = '{"version":"1","id":"%s","source":%s,"type":"trace.span","timestamp_ns":%d,"payload":' % (
-        _rbytes(16).hex(), cfg.source, time.time_ns())
+        new_trace_id(), cfg.source, time.time_ns())
     _jsonw.reset_budget()
     try:
         line = (head + span_payload(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, merged) + "}\n").encode()
@@ -347,15 +372,29 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
         _observe(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, merged)
 
 
+_ID_JSON: Dict[str, str] = {}  # recent trace/parent ids → JSON text (they repeat within a trace)
+
+
+def _id_json(v: str) -> str:
+    j = '"' + v + '"' if len(v) <= 64 and v.isascii() and v.isalnum() else _jsonw.string(v)
+    if len(_ID_JSON) >= 4096:
+        _ID_JSON.clear()
+    _ID_JSON[v] = j
+    return j
+
+
 def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None,
               model=None, provider=None, tokens_in=None, tokens_out=None, cost_usd=None, attrs=None):
     if span_id is None:
-        span_id = _rbytes(8).hex()
+        try:
+            span_id = _span_ids.pop()
+        except IndexError:
+            span_id = _refill(_span_ids, 16)
     try:
-        if attrs is None:
-            merged = {}
-        elif type(attrs) is dict:
+        if type(attrs) is dict:
             merged = attrs.copy()
+        elif attrs is None:
+            merged = {}
         elif isinstance(attrs, dict):
             merged = dict(attrs)
         else:
@@ -371,10 +410,49 @@ def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, paren
             merged["tokens_in"] = tokens_in
         if tokens_out is not None:
             merged["tokens_out"] = tokens_out
-        _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, True)
+        cfg = _cfg
+        # The common shape (str ids and names, int times, no sampling) takes one % format;
+        # anything else goes the general way, with the same bytes.
+        if (cfg is None or type(trace_id) is not str or type(operation) is not str or type(start_ns) is not int
+                or type(end_ns) is not int or cfg.sample != _U64 or (status is not None and type(status) is not str)
+                or (parent_id is not None and type(parent_id) is not str) or type(span_id) is not str):
+            _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, True)
+            return span_id
+        if cfg.pricer is not None and "cost_usd" not in merged:
+            _price(merged, cfg)
+        aj = ""
+        if merged:
+            _tl.budget = _NODE_BUDGET
+            try:
+                aj = _obj(merged, 1)
+            except EncodeTooLarge:  # the general path writes the span with its attrs dropped
+                _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, False)
+                return span_id
+        strs = _STRS
+        try:
+            eid = _trace_ids.pop()
+        except IndexError:
+            eid = _refill(_trace_ids, 32)
+        line = _span_line(eid, cfg.source, _time_ns(), _ID_JSON.get(trace_id) or _id_json(trace_id),
+                          _id_json(span_id), (_ID_JSON.get(parent_id) or _id_json(parent_id)) if parent_id else "",
+                          strs.get(operation) or _fast_string(operation), start_ns, end_ns,
+                          '"ok"' if status is None else (strs.get(status) or _fast_string(status)), aj).encode()
+        if len(line) > MAX_MESSAGE_BYTES:  # the general path drops the attrs, as native does
+            _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, False)
+        elif _push(line, cfg) and cfg.observe:
+            _observe(trace_id, span_id, parent_id, operation, start_ns, end_ns, "ok" if status is None else status, merged)
     except Exception:
         _counters["dropped_encode_error"] += 1
     return span_id
+
+
+_tl = _jsonw._tl
+_NODE_BUDGET = _jsonw.NODE_BUDGET
+_obj = _jsonw.obj
+_STRS = _jsonw._STRS
+_fast_string = _jsonw.fast_string
+_span_line = _generated.span_line
+_time_ns = time.time_ns
 
 
 def emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs):

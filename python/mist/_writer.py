@@ -86,17 +86,16 @@ class Writer:
                 if self._stop:
                     return
                 continue
-            seq, batch = got
+            seq, batch, lines = got
             if self._stop or self._thread is not threading.current_thread():
                 self._core.untake(seq, batch)  # replaced while waiting: the new writer writes it
                 return
-            self._dispatch(batch)
+            self._dispatch(batch, lines)
             with self._cond:
                 self._done = seq
                 self._cond.notify_all()
 
-    def _dispatch(self, batch: bytes) -> None:
-        lines = batch.count(b"\n")
+    def _dispatch(self, batch: bytes, lines: int) -> None:
         ok = True
         for sink in list(self.sinks):
             per = self.counters["sinks"].setdefault(sink.url, {"written": 0, "dropped": 0, "errors": {}})
@@ -146,8 +145,8 @@ class Writer:
             got = self._core.take(0.0)
             if got is None:
                 break
-            seq, batch = got
-            self._dispatch(batch)
+            seq, batch, lines = got
+            self._dispatch(batch, lines)
             self._done = seq
 
     def stop(self, timeout: float) -> bool:

@@ -22,10 +22,19 @@ struct Buf {
     writer_idle: bool,
     last_seal: Option<std::time::Instant>,
     cur: Vec<u8>,
-    ready: VecDeque<(u64, Vec<u8>)>,
+    /// Lines in `cur` (counted at push, so writers never scan batches for newlines).
+    cur_lines: u64,
+    ready: VecDeque<Batch>,
     seq: u64,
     queued: usize,
     spare: Vec<Vec<u8>>,
+}
+
+/// A sealed batch: its sequence number, its bytes (whole lines) and how many lines they hold.
+pub struct Batch {
+    pub seq: u64,
+    pub bytes: Vec<u8>,
+    pub lines: u64,
 }
 
 impl Buf {
@@ -38,7 +47,8 @@ impl Buf {
         self.last_seal = Some(std::time::Instant::now());
         self.queued += full.len();
         self.seq += 1;
-        self.ready.push_back((self.seq, full));
+        let lines = std::mem::take(&mut self.cur_lines);
+        self.ready.push_back(Batch { seq: self.seq, bytes: full, lines });
     }
 }
 
@@ -142,7 +152,8 @@ pub static OBS: Mutex<Vec<Obs>> = Mutex::new(Vec::new());
 pub static OBS_DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Prices per million tokens by model name, resolved once through `Config::pricer`.
-pub static PRICES: Mutex<Option<std::collections::HashMap<String, Option<[f64; 5]>>>> = Mutex::new(None);
+/// Keyed by the name's UTF-8 bytes (lone surrogates in surrogatepass form, so every str has a key).
+pub static PRICES: Mutex<Option<std::collections::HashMap<Vec<u8>, Option<[f64; 5]>>>> = Mutex::new(None);
 
 pub fn set_config(c: Config) {
     *PRICES.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -194,6 +205,11 @@ pub enum Push {
 
 /// Append one encoded line. Never blocks on I/O: the lock is only ever held for memcpy-sized work.
 pub fn push(line: &[u8], cfg: &Config) -> Push {
+    push_lines(line, 1, cfg)
+}
+
+/// Append `lines` whole encoded lines.
+pub fn push_lines(line: &[u8], lines: u64, cfg: &Config) -> Push {
     let sh = shared();
     let mut g = lock(sh);
     if g.queued + g.cur.len() + line.len() > cfg.max_bytes {
@@ -205,6 +221,7 @@ pub fn push(line: &[u8], cfg: &Config) -> Push {
         g.cur.reserve(cfg.batch_bytes + 4096);
     }
     g.cur.extend_from_slice(line);
+    g.cur_lines += lines;
     EMITTED.fetch_add(1, Relaxed);
     BYTES.fetch_add(line.len() as u64, Relaxed);
     if g.cur.len() >= cfg.batch_bytes {
@@ -234,7 +251,7 @@ pub fn seal() -> u64 {
 /// backlog. A `busy` writer (its last call found work) polls every millisecond without asking to
 /// be woken; an idle one sleeps up to `timeout` and is woken by the next seal. What is open is
 /// sealed once it is `timeout` old (age-based flush).
-pub fn take(timeout: Duration, max_bytes: usize, busy: bool) -> Option<(u64, Vec<u8>)> {
+pub fn take(timeout: Duration, max_bytes: usize, busy: bool) -> Option<Batch> {
     let sh = shared();
     let mut g = lock(sh);
     if g.ready.is_empty() {
@@ -248,40 +265,38 @@ pub fn take(timeout: Duration, max_bytes: usize, busy: bool) -> Option<(u64, Vec
         }
     }
     // Pop under the lock, copy outside it: emitters never wait behind a memcpy.
-    let (mut seq, first) = g.ready.pop_front()?;
-    let mut size = first.len();
-    let mut rest: Vec<Vec<u8>> = Vec::new();
-    while let Some((_, next)) = g.ready.front() {
-        if size + next.len() > max_bytes {
+    let first = g.ready.pop_front()?;
+    let mut size = first.bytes.len();
+    let mut rest: Vec<Batch> = Vec::new();
+    while let Some(next) = g.ready.front() {
+        if size + next.bytes.len() > max_bytes {
             break;
         }
-        let (s2, next) = g.ready.pop_front().unwrap();
-        size += next.len();
-        seq = s2;
-        rest.push(next);
+        size += next.bytes.len();
+        rest.push(g.ready.pop_front().unwrap());
     }
     g.queued -= size;
     drop(g);
+    let mut out = first;
     if rest.is_empty() {
-        return Some((seq, first));
+        return Some(out);
     }
-    let mut v = first;
-    v.reserve(size - v.len());
-    for part in &rest {
-        v.extend_from_slice(part);
-    }
+    out.bytes.reserve(size - out.bytes.len());
     for part in rest {
-        recycle(part);
+        out.bytes.extend_from_slice(&part.bytes);
+        out.lines += part.lines;
+        out.seq = part.seq;
+        recycle(part.bytes);
     }
-    Some((seq, v))
+    Some(out)
 }
 
 /// Give back a batch a stale writer took after it was told to stop: it goes first in line again.
-pub fn untake(seq: u64, v: Vec<u8>) {
+pub fn untake(b: Batch) {
     let sh = shared();
     let mut g = lock(sh);
-    g.queued += v.len();
-    g.ready.push_front((seq, v));
+    g.queued += b.bytes.len();
+    g.ready.push_front(b);
     drop(g);
     sh.cv.notify_all();
 }

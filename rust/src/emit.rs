@@ -128,33 +128,33 @@ fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bou
     if find(items, "cost_usd").is_some() {
         return Ok(());
     }
-    let Some(model) = find(items, "model").and_then(|m| m.cast_exact::<PyString>().ok()).map(|m| m.to_str().map(|s| s.to_owned())) else {
+    let Some(model) = find(items, "model").and_then(|m| m.cast_exact::<PyString>().ok()).cloned() else {
         return Ok(());
     };
-    let model = model?;
     let tin = count(find(items, "tokens_in"));
     let tout = count(find(items, "tokens_out"));
     if tin.is_none() && tout.is_none() {
         return Ok(());
     }
+    let key = jsonw::str_bytes(&model)?.bytes().to_vec();
     let cached = {
         let g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
-        g.as_ref().and_then(|m| m.get(&model).copied())
+        g.as_ref().and_then(|m| m.get(&key).copied())
     };
     let p = match cached {
         Some(p) => p,
         None => {
-            let r = pricer.bind(py).call1((model.as_str(),))?;
+            let r = pricer.bind(py).call1((&model,))?;
             let p: Option<[f64; 5]> = if r.is_none() { None } else { r.extract::<(f64, f64, f64, f64, f64)>().ok().map(|t| [t.0, t.1, t.2, t.3, t.4]) };
             let mut g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
             let m = g.get_or_insert_with(Default::default);
             if m.len() < 4096 {
-                m.insert(model.clone(), p);
+                m.insert(key, p);
             }
             drop(g);
             if p.is_none() {
                 if let Some(cb) = &cfg.on_unpriced {
-                    let _ = cb.bind(py).call1((model.as_str(),));
+                    let _ = cb.bind(py).call1((&model,));
                 }
             }
             p
@@ -408,35 +408,138 @@ pub fn take_observations(py: Python<'_>, limit: usize) -> PyResult<(Vec<Bound<'_
     Ok((out, dropped))
 }
 
-/// `mist.emit_span(operation, start_ns, end_ns, *, ...)` — the low-level hot path. Returns the span id.
-#[pyfunction]
-#[pyo3(signature = (operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None, model=None, provider=None, tokens_in=None, tokens_out=None, cost_usd=None, attrs=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn emit_span<'py>(
+/// Parameters of `emit_span`, in slot order: three positional-or-keyword, the rest keyword-only.
+const PARAMS: [&str; 13] = [
+    "operation", "start_ns", "end_ns", "trace_id", "span_id", "parent_id", "status", "model", "provider",
+    "tokens_in", "tokens_out", "cost_usd", "attrs",
+];
+const N_POSITIONAL: usize = 3;
+/// The parameter names as interned strings (a strong reference kept for the process's life):
+/// call sites pass interned keyword names, so matching is a pointer compare.
+static PARAM_PTRS: std::sync::OnceLock<[usize; 13]> = std::sync::OnceLock::new();
+
+const EMIT_SPAN_DOC: &std::ffi::CStr = c"emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None, model=None, provider=None, tokens_in=None, tokens_out=None, cost_usd=None, attrs=None)
+--
+
+The low-level hot path: one trace.span envelope, encoded on the caller's thread. Returns the span id.";
+
+fn type_error(msg: String) -> PyErr {
+    pyo3::exceptions::PyTypeError::new_err(msg)
+}
+
+/// Which parameter a keyword names: pointer compare first, text compare for keywords that are
+/// not the interned constants (e.g. from a `**dict` built at run time).
+fn param_index(name: &Bound<'_, PyAny>, ptrs: &[usize; 13]) -> PyResult<usize> {
+    let p = name.as_ptr() as usize;
+    if let Some(i) = ptrs.iter().position(|&q| q == p) {
+        return Ok(i);
+    }
+    let text = name.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned));
+    match text.as_deref().and_then(|t| PARAMS.iter().position(|&n| n == t)) {
+        Some(i) => Ok(i),
+        None => Err(type_error(format!(
+            "emit_span() got an unexpected keyword argument '{}'",
+            text.unwrap_or_else(|| name.to_string())
+        ))),
+    }
+}
+
+/// Vectorcall arguments → the 13 parameter slots (borrowed), with Python's own argument errors.
+unsafe fn parse_args<'py>(
     py: Python<'py>,
-    operation: &Bound<'py, PyAny>,
-    start_ns: &Bound<'py, PyAny>,
-    end_ns: &Bound<'py, PyAny>,
-    trace_id: Option<Bound<'py, PyAny>>,
-    span_id: Option<Bound<'py, PyAny>>,
-    parent_id: Option<Bound<'py, PyAny>>,
-    status: Option<Bound<'py, PyAny>>,
-    model: Option<Bound<'py, PyAny>>,
-    provider: Option<Bound<'py, PyAny>>,
-    tokens_in: Option<Bound<'py, PyAny>>,
-    tokens_out: Option<Bound<'py, PyAny>>,
-    cost_usd: Option<Bound<'py, PyAny>>,
-    attrs: Option<Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let nn = |v: Option<Bound<'py, PyAny>>| v.filter(|v| !v.is_none());
-    let kw = [
-        ("cost_usd", nn(cost_usd)),
-        ("model", nn(model)),
-        ("provider", nn(provider)),
-        ("tokens_in", nn(tokens_in)),
-        ("tokens_out", nn(tokens_out)),
-    ];
-    emit_impl(py, operation, start_ns, end_ns, trace_id, span_id, parent_id, status, &kw, attrs)
+    args: *const *mut pyo3::ffi::PyObject,
+    nargsf: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> PyResult<[Option<Bound<'py, PyAny>>; 13]> {
+    let ptrs = PARAM_PTRS.get().ok_or_else(|| type_error("emit_span() called before module init".into()))?;
+    let nargs = (nargsf as usize) & !(1usize << (usize::BITS - 1)); // PY_VECTORCALL_ARGUMENTS_OFFSET
+    if nargs > N_POSITIONAL {
+        return Err(type_error(format!("emit_span() takes 3 positional arguments but {nargs} were given")));
+    }
+    let mut slots: [Option<Bound<'py, PyAny>>; 13] = Default::default();
+    for (i, slot) in slots.iter_mut().enumerate().take(nargs) {
+        *slot = Some(Bound::from_borrowed_ptr(py, *args.add(i)));
+    }
+    if !kwnames.is_null() {
+        let names = Bound::from_borrowed_ptr(py, kwnames).cast_into::<pyo3::types::PyTuple>()?;
+        for (j, name) in names.iter().enumerate() {
+            let i = param_index(&name, ptrs)?;
+            if slots[i].is_some() {
+                return Err(type_error(format!("emit_span() got multiple values for argument '{}'", PARAMS[i])));
+            }
+            slots[i] = Some(Bound::from_borrowed_ptr(py, *args.add(nargs + j)));
+        }
+    }
+    let missing: Vec<&str> = (0..N_POSITIONAL).filter(|&i| slots[i].is_none()).map(|i| PARAMS[i]).collect();
+    if !missing.is_empty() {
+        let quoted: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
+        let list = match quoted.len() {
+            1 => quoted[0].clone(),
+            2 => format!("{} and {}", quoted[0], quoted[1]),
+            _ => format!("{}, {}, and {}", quoted[0], quoted[1], quoted[2]),
+        };
+        let s = if missing.len() == 1 { "" } else { "s" };
+        return Err(type_error(format!("emit_span() missing {} required positional argument{s}: {list}", missing.len())));
+    }
+    Ok(slots)
+}
+
+/// `mist.emit_span(operation, start_ns, end_ns, *, ...)` — the low-level hot path. Returns the span
+/// id. A raw METH_FASTCALL function: keyword names are matched by pointer, which is most of the
+/// per-call saving over a generic argument parser on a call with a dozen keywords.
+unsafe extern "C" fn emit_span_fastcall(
+    _slf: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargsf: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    let py = Python::assume_attached();
+    fn nn(v: Option<Bound<'_, PyAny>>) -> Option<Bound<'_, PyAny>> {
+        v.filter(|v| !v.is_none())
+    }
+    let run = std::panic::AssertUnwindSafe(|| -> PyResult<Bound<'_, PyAny>> {
+        let [op, start, end, trace_id, span_id, parent_id, status, model, provider, tokens_in, tokens_out, cost_usd, attrs] =
+            parse_args(py, args, nargsf, kwnames)?;
+        let (op, start, end) = (op.unwrap(), start.unwrap(), end.unwrap());
+        let kw = [
+            ("cost_usd", nn(cost_usd)),
+            ("model", nn(model)),
+            ("provider", nn(provider)),
+            ("tokens_in", nn(tokens_in)),
+            ("tokens_out", nn(tokens_out)),
+        ];
+        emit_impl(py, &op, &start, &end, nn(trace_id), nn(span_id), nn(parent_id), nn(status), &kw, nn(attrs))
+    });
+    match std::panic::catch_unwind(run) {
+        Ok(Ok(v)) => v.into_ptr(),
+        Ok(Err(e)) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+        Err(_) => {
+            pyo3::panic::PanicException::new_err("mist: emit_span panicked").restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Add `emit_span` to the module.
+pub fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let ptrs: Vec<usize> = PARAMS.iter().map(|n| PyString::intern(py, n).unbind().into_ptr() as usize).collect();
+    let _ = PARAM_PTRS.set(ptrs.try_into().expect("13 names"));
+    let def: &'static mut pyo3::ffi::PyMethodDef = Box::leak(Box::new(pyo3::ffi::PyMethodDef {
+        ml_name: c"emit_span".as_ptr(),
+        ml_meth: pyo3::ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: emit_span_fastcall },
+        ml_flags: pyo3::ffi::METH_FASTCALL | pyo3::ffi::METH_KEYWORDS,
+        ml_doc: EMIT_SPAN_DOC.as_ptr(),
+    }));
+    let name = m.name()?;
+    let f = unsafe {
+        let p = pyo3::ffi::PyCFunction_NewEx(def, std::ptr::null_mut(), name.as_ptr());
+        Bound::from_owned_ptr_or_err(py, p)?
+    };
+    m.add("emit_span", f)
 }
 
 /// Positional twin of `emit_span` for the span context manager: ids given, attrs a dict or None.

@@ -104,12 +104,12 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
             while GEN.load(Acquire) == gen {
                 let got = core::take(interval, 4 << 20, busy);
                 busy = got.is_some();
-                let Some((seq, batch)) = got else { continue };
+                let Some(batch) = got else { continue };
                 if GEN.load(Acquire) != gen {
-                    core::untake(seq, batch); // replaced while waiting: the new writer writes it
+                    core::untake(batch); // replaced while waiting: the new writer writes it
                     break;
                 }
-                let lines = batch.iter().filter(|&&c| c == b'\n').count() as u64;
+                let core::Batch { seq, bytes: batch, lines } = batch;
                 let mut ok = true;
                 for (i, t) in targets.iter_mut().enumerate() {
                     let r = t.write(&batch);

@@ -60,55 +60,125 @@ static ESCAPE: [u8; 256] = {
 };
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Write `s` as a JSON string. `s` is UTF-8, except that lone surrogates may appear in their
-/// 3-byte "surrogatepass" form (ED A0..BF xx); those become `\ufffd`.
-pub fn write_str_bytes(buf: &mut Vec<u8>, s: &[u8]) {
-    buf.reserve(s.len() + 2);
-    buf.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `v` that is zero (exact for the lowest such byte; bytes above a
+/// zero byte may be false positives, which only cost a closer look).
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Bytes of an 8-byte word that may need escaping: control characters, `"`, `\`, `<`, `>`, `&`,
+/// and any non-ASCII byte (U+2028/9 and surrogates are looked at one by one).
+#[inline(always)]
+fn special(x: u64) -> u64 {
+    let ctl = x.wrapping_sub(0x20 * LO) & !x & HI;
+    let angle = zero_bytes((x ^ (0x3C * LO)) & (0xFD * LO)); // '<' 0x3C and '>' 0x3E
+    ctl | (x & HI) | zero_bytes(x ^ (0x22 * LO)) | zero_bytes(x ^ (0x5C * LO)) | zero_bytes(x ^ (0x26 * LO)) | angle
+}
+
+/// Look at the byte at `i` through the escape table; returns where to look next.
+#[inline(always)]
+fn step(buf: &mut Vec<u8>, s: &[u8], start: &mut usize, i: usize) -> usize {
     let n = s.len();
-    while i < n {
-        let b = s[i];
-        let esc = ESCAPE[b as usize];
-        if esc == 0 {
-            i += 1;
+    let b = s[i];
+    let esc = ESCAPE[b as usize];
+    match esc {
+        0 => i + 1,
+        b'S' => {
+            if i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) {
+                buf.extend_from_slice(&s[*start..i]);
+                buf.extend_from_slice(if s[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
+                *start = i + 3;
+                i + 3
+            } else {
+                i + 1
+            }
+        }
+        b'X' => {
+            if i + 2 < n && s[i + 1] >= 0xA0 {
+                buf.extend_from_slice(&s[*start..i]);
+                buf.extend_from_slice(b"\\ufffd");
+                bad(B_SURROGATE);
+                *start = i + 3;
+                i + 3
+            } else {
+                i + 1
+            }
+        }
+        _ => {
+            buf.extend_from_slice(&s[*start..i]);
+            if esc == U {
+                buf.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            } else {
+                buf.extend_from_slice(&[b'\\', esc]);
+            }
+            *start = i + 1;
+            i + 1
+        }
+    }
+}
+
+#[inline(always)]
+fn word(s: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(s[i..i + 8].try_into().unwrap())
+}
+
+/// No byte of `s` needs escaping (most strings: ids, names, models); the last word overlaps.
+#[inline]
+fn clean(s: &[u8]) -> bool {
+    let n = s.len();
+    if n < 8 {
+        return s.iter().all(|&b| ESCAPE[b as usize] == 0);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if special(word(s, i)) != 0 {
+            return false;
+        }
+        i += 8;
+    }
+    i == n || special(word(s, n - 8)) == 0
+}
+
+/// Write `s` as a JSON string. `s` is UTF-8, except that lone surrogates may appear in their
+/// 3-byte "surrogatepass" form (ED A0..BF xx); those become `\ufffd`. Clean runs are found eight
+/// bytes at a time and copied whole; only words holding a special byte go through the table.
+pub fn write_str_bytes(buf: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    buf.reserve(n + 2);
+    if clean(s) {
+        // SAFETY: `n + 2` bytes were reserved just above.
+        unsafe {
+            let len = buf.len();
+            let p = buf.as_mut_ptr().add(len);
+            *p = b'"';
+            std::ptr::copy_nonoverlapping(s.as_ptr(), p.add(1), n);
+            *p.add(n + 1) = b'"';
+            buf.set_len(len + n + 2);
+        }
+        return;
+    }
+    buf.push(b'"');
+    let mut start = 0; // first byte not yet copied
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = word(s, i);
+        let m = special(x);
+        if m == 0 {
+            i += 8;
             continue;
         }
-        match esc {
-            b'S' => {
-                if i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) {
-                    buf.extend_from_slice(&s[start..i]);
-                    buf.extend_from_slice(if s[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
-                    i += 3;
-                    start = i;
-                } else {
-                    i += 1;
-                }
-                continue;
-            }
-            b'X' => {
-                if i + 2 < n && s[i + 1] >= 0xA0 {
-                    buf.extend_from_slice(&s[start..i]);
-                    buf.extend_from_slice(b"\\ufffd");
-                    bad(B_SURROGATE);
-                    i += 3;
-                    start = i;
-                } else {
-                    i += 1;
-                }
-                continue;
-            }
-            _ => {}
+        let stop = i + 8;
+        i += (m.trailing_zeros() / 8) as usize;
+        while i < stop {
+            i = step(buf, s, &mut start, i);
         }
-        buf.extend_from_slice(&s[start..i]);
-        if esc == U {
-            buf.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-        } else {
-            buf.extend_from_slice(&[b'\\', esc]);
-        }
-        i += 1;
-        start = i;
+    }
+    while i < n {
+        i = step(buf, s, &mut start, i);
     }
     buf.extend_from_slice(&s[start..]);
     buf.push(b'"');

@@ -82,22 +82,26 @@ fn configure(
     Ok(())
 }
 
+fn count_lines(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
+}
+
 /// Seal the open batch and return the sequence number of the last batch queued.
 #[pyfunction]
 fn seal() -> u64 {
     core::seal()
 }
 
-/// Wait (GIL released) up to `timeout` seconds for the next batch: `(seq, bytes)` or None.
+/// Wait (GIL released) up to `timeout` seconds for the next batch: `(seq, bytes, lines)` or None.
 #[pyfunction]
 #[pyo3(signature = (timeout, max_bytes=4 << 20))]
-fn take(py: Python<'_>, timeout: f64, max_bytes: usize) -> Option<(u64, Py<PyBytes>)> {
+fn take(py: Python<'_>, timeout: f64, max_bytes: usize) -> Option<(u64, Py<PyBytes>, u64)> {
     let d = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
     let got = py.detach(|| core::take(d, max_bytes, false));
-    got.map(|(seq, v)| {
-        let b = PyBytes::new(py, &v).unbind();
-        core::recycle(v);
-        (seq, b)
+    got.map(|b| {
+        let out = PyBytes::new(py, &b.bytes).unbind();
+        core::recycle(b.bytes);
+        (b.seq, out, b.lines)
     })
 }
 
@@ -105,7 +109,7 @@ fn take(py: Python<'_>, timeout: f64, max_bytes: usize) -> Option<(u64, Py<PyByt
 #[pyfunction]
 fn push_line(line: &[u8]) -> bool {
     match core::config() {
-        Some(cfg) => !matches!(core::push(line, &cfg), core::Push::Full),
+        Some(cfg) => !matches!(core::push_lines(line, count_lines(line), &cfg), core::Push::Full),
         None => false,
     }
 }
@@ -150,7 +154,7 @@ fn consumed_seq() -> u64 {
 /// Give back a batch taken by a writer that has since been replaced.
 #[pyfunction]
 fn untake(seq: u64, batch: &[u8]) {
-    core::untake(seq, batch.to_vec())
+    core::untake(core::Batch { seq, bytes: batch.to_vec(), lines: count_lines(batch) })
 }
 
 /// Wake a writer blocked in `take`.
@@ -197,7 +201,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode, m)?)?;
     m.add_function(wrap_pyfunction!(encode_value, m)?)?;
     m.add_function(wrap_pyfunction!(encode_payload, m)?)?;
-    m.add_function(wrap_pyfunction!(emit::emit_span, m)?)?;
+    emit::register(m)?;
     m.add_function(wrap_pyfunction!(emit::emit, m)?)?;
     m.add_function(wrap_pyfunction!(new_span_id, m)?)?;
     m.add_function(wrap_pyfunction!(new_trace_id, m)?)?;
