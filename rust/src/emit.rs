@@ -203,7 +203,7 @@ fn emit_impl<'py>(
         Id::Gen(b) => PyString::new(py, unsafe { std::str::from_utf8_unchecked(b) }).into_any(),
     };
     let Some(cfg) = core::config() else { return Ok(ret) };
-    let r = emit_inner(py, &cfg, op, start, end, trace_id, &span, parent_id, status, kw, attrs);
+    let r = emit_inner(py, &cfg, op, start, end, trace_id, &span, &ret, parent_id, status, kw, attrs);
     if r.is_err() {
         core::DROPPED_ERROR.fetch_add(1, Relaxed);
     }
@@ -219,6 +219,7 @@ fn emit_inner<'py>(
     end: &Bound<'py, PyAny>,
     trace_id: Option<Bound<'py, PyAny>>,
     span: &Id<'py, 16>,
+    span_obj: &Bound<'py, PyAny>,
     parent_id: Option<Bound<'py, PyAny>>,
     status: Option<Bound<'py, PyAny>>,
     kw: &[(&'static str, Option<Bound<'py, PyAny>>)],
@@ -309,7 +310,7 @@ fn emit_inner<'py>(
             Push::Ok => {}
         }
         if cfg.observe {
-            observe(&trace, span, parent_id.as_ref(), op, start, end, status.as_ref(), attrs.as_ref(), kw, added.as_ref());
+            observe(&trace, span_obj, parent_id.as_ref(), op, start, end, status.as_ref(), attrs.as_ref(), kw, added.as_ref());
         }
         Ok(())
     })
@@ -318,7 +319,7 @@ fn emit_inner<'py>(
 #[allow(clippy::too_many_arguments)]
 fn observe<'py>(
     trace: &Id<'py, 32>,
-    span: &Id<'py, 16>,
+    span: &Bound<'py, PyAny>,
     parent: Option<&Bound<'py, PyAny>>,
     op: &Bound<'py, PyAny>,
     start: &Bound<'py, PyAny>,
@@ -352,10 +353,7 @@ fn observe<'py>(
             Id::Py(v) => Ok(v.clone().unbind()),
             Id::Gen(b) => Err(*b),
         },
-        span: match span {
-            Id::Py(v) => v.clone().unbind(),
-            Id::Gen(b) => PyString::new(op.py(), unsafe { std::str::from_utf8_unchecked(b) }).into_any().unbind(),
-        },
+        span: span.clone().unbind(), // the str emit_span returns: no second copy
         parent: parent.filter(|p| !is_empty(p)).map(|p| p.clone().unbind()),
         op: op.clone().unbind(),
         start: start.clone().unbind(),
