@@ -286,12 +286,12 @@ def main(argv=None) -> int:
         if args.json:
             print(json.dumps(res), flush=True)
         elif "native_spans_per_s" in res:
-            print(f"{'otlp encode':14s} native {res['native_spans_per_s']:>10,} spans/s  "
+            print(f"{'otlp encode':16s} native {res['native_spans_per_s']:>10,} spans/s  "
                   f"python {res['python_spans_per_s']:>8,} spans/s  "
                   f"({res['native_spans_per_s'] / res['python_spans_per_s']:.1f}x; "
                   f"{'same bytes' if res['same_bytes'] else 'BYTES DIFFER'}; {res['spans']:,} spans each)", flush=True)
         else:
-            print(f"{'otlp encode':14s} python {res['python_spans_per_s']:>8,} spans/s  "
+            print(f"{'otlp encode':16s} python {res['python_spans_per_s']:>8,} spans/s  "
                   f"(no native core on this backend)", flush=True)
         if "native_spans_per_s" in res and not res["same_bytes"]:
             results.append({"delivered": 0, "spans": 1})  # fail the run
@@ -301,7 +301,7 @@ def main(argv=None) -> int:
         if args.json:
             print(json.dumps(res), flush=True)
         else:
-            print(f"{mode:14s} {res['spans_per_s']:>10,} spans/s  {res['wire_bytes_per_span']:>7} B/span on the wire  "
+            print(f"{mode:16s} {res['spans_per_s']:>10,} spans/s  {res['wire_bytes_per_span']:>7} B/span on the wire  "
                   f"{res['sink_cpu_us_per_span']:>7} us CPU/span (sink)  "
                   f"delivered {res['delivered']:,}/{res['spans']:,}  dropped {res['dropped']}", flush=True)
     if outage > 0:
