@@ -3,8 +3,14 @@
     python benches/bench_transport.py            # 1,000,000 spans per mode, 30 s outage
     python benches/bench_transport.py --quick    # smoke run: 50,000 spans, 2 s outage
 
-For each mode (NDJSON, NDJSON+gzip, OTLP protobuf) it writes pre-built JSONL batches (what the
-batcher hands a sink) to a sink whose in-process receiver counts what arrives, and reports:
+First the OTLP protobuf encoding alone (JSONL batch → ``ExportTraceServiceRequest``): the native
+core against the pure-Python encoder on the same batches in the same run (spans/s; the bodies are
+checked to be the same bytes).
+
+For each mode (NDJSON, NDJSON+gzip, OTLP protobuf with the encoder the backend picks — native
+unless ``MIST_PURE_PYTHON=1`` —, OTLP protobuf forced to the pure-Python encoder) it writes
+pre-built JSONL batches (what the batcher hands a sink) to a sink whose in-process receiver counts
+what arrives, and reports:
 
 * spans/s delivered (from the first ``write`` until ``flush`` confirms the receiver has them all),
 * bytes per span on the wire (request bodies as the receiver got them),
@@ -35,6 +41,7 @@ sys.path[:0] = [str(ROOT / "python"), str(ROOT / "tests")]
 # importing mist sets up its default sink; this benchmark drives sinks directly
 os.environ.setdefault("MIST_SINK", "null://")
 
+from mist import otlp_encode  # noqa: E402
 from mist.sinks.http import HTTPSink  # noqa: E402
 from mist.sinks.otlp import OTLPSink  # noqa: E402
 from receivers import OTLPReceiver, Receiver, batch, make_lines  # noqa: E402
@@ -49,8 +56,33 @@ def build_batches(n_batches: int, spans_per_batch: int) -> list:
     return out
 
 
+def run_encode(total: int, batches: list, per_batch: int) -> dict:
+    """OTLP protobuf encoding alone, each encoder over the same ``total`` spans (batches round-robin)."""
+    version = "bench"
+
+    def python(data: bytes) -> bytes:
+        groups, _ = otlp_encode.convert(data)
+        return otlp_encode.encode_protobuf(groups, version)
+
+    encoders = {"python": python}
+    native = otlp_encode._native_encoder()  # None on the pure-Python backend
+    if native is not None:
+        encoders["native"] = lambda data: native(data, version)[0]
+        same = all(encoders["native"](b) == python(b) for b in batches)
+    res: dict = {"mode": "otlp-encode", "spans": 0, "same_bytes": native is not None and same}
+    n = max(1, total // per_batch)
+    for name, encode in encoders.items():
+        encode(batches[0])  # warm caches
+        t0 = time.perf_counter()
+        for i in range(n):
+            encode(batches[i % len(batches)])
+        res[f"{name}_spans_per_s"] = round(n * per_batch / (time.perf_counter() - t0))
+        res["spans"] = n * per_batch
+    return res
+
+
 def run_mode(name: str, total: int, batches: list, per_batch: int) -> dict:
-    otlp = name == "otlp-protobuf"
+    otlp = name.startswith("otlp-protobuf")
     receiver = (OTLPReceiver if otlp else Receiver)(keep_bodies=False)
     query = "spool=off&queue_bytes=64MiB"
     if otlp:
@@ -60,6 +92,9 @@ def run_mode(name: str, total: int, batches: list, per_batch: int) -> dict:
         sink = HTTPSink.from_url(f"{receiver.url}/mist?{query}{gz}", environ={})
     n_writes = total // per_batch
     high_water = 16 * 1024 * 1024
+    pick_encoder = otlp_encode._native_encoder
+    if name == "otlp-protobuf-py":
+        otlp_encode._native_encoder = lambda: None  # the sink encodes with the pure-Python encoder
     try:
         cpu0, recv0 = time.process_time(), receiver.cpu
         t0 = time.perf_counter()
@@ -77,6 +112,7 @@ def run_mode(name: str, total: int, batches: list, per_batch: int) -> dict:
     finally:
         sink.close(5)
         receiver.stop()
+        otlp_encode._native_encoder = pick_encoder
     spans = n_writes * per_batch
     return {
         "mode": name,
@@ -228,7 +264,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run (50k spans, 2 s outage)")
     ap.add_argument("--spans", type=int, default=None, help="spans per mode (default 1,000,000)")
     ap.add_argument("--batch-spans", type=int, default=2000, help="spans per write() (default 2000)")
-    ap.add_argument("--modes", default="ndjson,ndjson-gzip,otlp-protobuf")
+    ap.add_argument("--modes", default="ndjson,ndjson-gzip,otlp-protobuf,otlp-protobuf-py")
+    ap.add_argument("--encode-spans", type=int, default=None,
+                    help="spans per encoder in the OTLP encode comparison (default: spans per mode / 5; 0 skips)")
     ap.add_argument("--outage-seconds", type=float, default=None, help="default 30 (2 with --quick)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per result")
     args = ap.parse_args(argv)
@@ -236,17 +274,34 @@ def main(argv=None) -> int:
     outage = args.outage_seconds if args.outage_seconds is not None else (2.0 if args.quick else 30.0)
     random.seed(0)
     batches = build_batches(8, args.batch_spans)
+    from mist import _backend
+
     print(f"# {total:,} spans per mode, {args.batch_spans} spans/batch, "
           f"{len(batches[0]) / args.batch_spans:.0f} B/span JSONL, python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs", flush=True)
+          f"{os.cpu_count()} CPUs, {_backend.backend} backend", flush=True)
     results = []
+    encode_spans = total // 5 if args.encode_spans is None else args.encode_spans
+    if encode_spans > 0:
+        res = run_encode(encode_spans, batches, args.batch_spans)
+        if args.json:
+            print(json.dumps(res), flush=True)
+        elif "native_spans_per_s" in res:
+            print(f"{'otlp encode':16s} native {res['native_spans_per_s']:>10,} spans/s  "
+                  f"python {res['python_spans_per_s']:>8,} spans/s  "
+                  f"({res['native_spans_per_s'] / res['python_spans_per_s']:.1f}x; "
+                  f"{'same bytes' if res['same_bytes'] else 'BYTES DIFFER'}; {res['spans']:,} spans each)", flush=True)
+        else:
+            print(f"{'otlp encode':16s} python {res['python_spans_per_s']:>8,} spans/s  "
+                  f"(no native core on this backend)", flush=True)
+        if "native_spans_per_s" in res and not res["same_bytes"]:
+            results.append({"delivered": 0, "spans": 1})  # fail the run
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
         res = run_mode(mode, total, batches, args.batch_spans)
         results.append(res)
         if args.json:
             print(json.dumps(res), flush=True)
         else:
-            print(f"{mode:14s} {res['spans_per_s']:>10,} spans/s  {res['wire_bytes_per_span']:>7} B/span on the wire  "
+            print(f"{mode:16s} {res['spans_per_s']:>10,} spans/s  {res['wire_bytes_per_span']:>7} B/span on the wire  "
                   f"{res['sink_cpu_us_per_span']:>7} us CPU/span (sink)  "
                   f"delivered {res['delivered']:,}/{res['spans']:,}  dropped {res['dropped']}", flush=True)
     if outage > 0:

@@ -4,7 +4,9 @@ The protobuf is written by hand (varints and length-delimited fields, field numb
 opentelemetry-proto ``trace/v1/trace.proto``, ``common/v1/common.proto``,
 ``resource/v1/resource.proto`` and ``collector/trace/v1/trace_service.proto``); the JSON follows
 the OTLP/HTTP JSON rules: lowerCamelCase keys, hex ``traceId``/``spanId``, 64-bit integers as
-decimal strings, enums as integers.
+decimal strings, enums as integers. On the native backend ``encode_protobuf_batch`` has the native
+core (``rust/src/otlp.rs``) do both steps, byte for byte the same as ``convert`` +
+``encode_protobuf`` here.
 
 Mapping (decided here, tested in ``tests/test_sink_otlp.py``):
 
@@ -45,7 +47,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 _pack_double = struct.Struct("<d").pack
 _pack_fixed64 = struct.Struct("<Q").pack
@@ -124,7 +126,8 @@ def _span_id(value: Any) -> Optional[bytes]:
         raw = bytes.fromhex(value)
     except ValueError:
         return None
-    return None if raw == b"\0" * 8 else raw
+    # fromhex skips whitespace: "0123 4567…" would give fewer bytes than the field length says
+    return None if len(raw) != 8 or raw == b"\0" * 8 else raw
 
 
 def _trace_id(value: Any) -> Optional[bytes]:
@@ -134,7 +137,7 @@ def _trace_id(value: Any) -> Optional[bytes]:
         raw = bytes.fromhex(value)
     except ValueError:
         return None
-    return None if raw == b"\0" * 16 else raw
+    return None if len(raw) != 16 or raw == b"\0" * 16 else raw
 
 
 def _time(value: Any) -> int:
@@ -467,6 +470,32 @@ def encode_protobuf(groups: List[Tuple[str, List[MappedSpan]]], scope_version: s
         resource_spans = _ld(b"\x0a", resource) + _ld(b"\x12", scope_spans)
         out.append(_ld(b"\x0a", resource_spans))
     return b"".join(out)
+
+
+def _native_encoder() -> Optional[Callable[[bytes, str], Any]]:
+    from mist import _backend
+
+    return getattr(_backend.core, "otlp_protobuf", None) if _backend.backend == "native" else None
+
+
+def encode_protobuf_batch(data: bytes, scope_version: str = "") -> Tuple[bytes, ConvertCounts]:
+    """``convert`` + ``encode_protobuf`` of a JSONL batch: ``(body, counts)``, body empty when
+    there is no span. The native core does it when the native backend runs; when it cannot (it
+    leaves batches that Python's ``json`` may read differently from its strict decoder to this
+    module) or fails, it is done here."""
+    native = _native_encoder()
+    if native is not None:
+        try:
+            got = native(bytes(data), scope_version)
+        except Exception:  # noqa: BLE001 - the Python encoder below is the fallback
+            got = None
+        if got is not None:
+            body, counts = got[0], ConvertCounts()
+            counts.spans, skipped, counts.invalid, counts.bad_lines = got[1:]
+            counts.skipped = dict(skipped)
+            return body, counts
+    groups, counts = convert(data)
+    return (encode_protobuf(groups, scope_version) if groups else b""), counts
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ mod fdwriter;
 mod generated;
 mod ids;
 mod jsonw;
+mod otlp;
 mod validate;
 
 use jsonw::Enc;
@@ -188,6 +189,23 @@ fn stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
+/// A batch of MTTP JSONL as an OTLP protobuf `ExportTraceServiceRequest`, byte for byte what
+/// `otlp_encode.convert()` + `encode_protobuf()` make, GIL released: `(body, spans, [(skipped
+/// type, n)], invalid, bad_lines)`, or None when the batch must go to the Python encoder.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn otlp_protobuf<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    scope_version: &str,
+) -> PyResult<Option<(Bound<'py, PyBytes>, u64, Vec<(Bound<'py, PyString>, u64)>, u64, u64)>> {
+    let Some((body, counts)) = py.detach(|| otlp::encode(data, scope_version.as_bytes())) else {
+        return Ok(None);
+    };
+    let skipped = counts.skipped.iter().map(|(k, n)| Ok((validate::py_str(py, k)?, *n))).collect::<PyResult<_>>()?;
+    Ok(Some((PyBytes::new(py, &body), counts.spans, skipped, counts.invalid, counts.bad_lines)))
+}
+
 /// True once, in a forked child that has no writer yet.
 #[pyfunction]
 fn need_writer() -> bool {
@@ -220,6 +238,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fd_writer_stats, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(need_writer, m)?)?;
+    m.add_function(wrap_pyfunction!(otlp_protobuf, m)?)?;
     validate::register(m)?;
     m.add("EncodeTooLarge", m.py().get_type::<jsonw::EncodeTooLarge>())?;
     m.add("MAX_STRING_CHARS", jsonw::MAX_STRING_CHARS)?;

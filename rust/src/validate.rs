@@ -398,7 +398,7 @@ impl<'py> KeyCache<'py> {
 }
 
 /// A Python str from WTF-8 (lone surrogates come back as surrogates, as `json.loads` gives them).
-fn py_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyString>> {
+pub(crate) fn py_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyString>> {
     match std::str::from_utf8(b) {
         Ok(s) => Ok(PyString::new(py, s)),
         Err(_) => {

@@ -1,8 +1,9 @@
 """OTLP/HTTP sink: spans to an OpenTelemetry collector (``otlp://``, ``otlp+https://``).
 
-The batch (MTTP JSONL) is converted by ``mist.otlp_encode`` on the sender thread and POSTed to
-``/v1/traces`` by the same machinery as the HTTP sink (queue, retries, spool): the spool keeps the
-raw JSONL, so batches spooled by one process are re-encoded by the next with its own settings.
+The batch (MTTP JSONL) is converted by ``mist.otlp_encode`` on the sender thread (protobuf by the
+native core, GIL released, when the native backend runs) and POSTed to ``/v1/traces`` by the same
+machinery as the HTTP sink (queue, retries, spool): the spool keeps the raw JSONL, so batches
+spooled by one process are re-encoded by the next with its own settings.
 
 URLs::
 
@@ -167,7 +168,12 @@ class OTLPSink(PostingSink):
 
     # -- PostingSink hooks ----------------------------------------------------------------------
     def _encode(self, chunk: bytes) -> Optional[Tuple[bytes, int]]:
-        groups, counts = otlp_encode.convert(chunk)
+        version = getattr(sys.modules.get("mist"), "__version__", "") or ""
+        if self._json:
+            groups, counts = otlp_encode.convert(chunk)
+            body = otlp_encode.encode_json(groups, version) if groups else b""
+        else:  # native when the native backend runs
+            body, counts = otlp_encode.encode_protobuf_batch(chunk, version)
         with self._otlp_lock:
             c = self._otlp_counts
             for kind, n in counts.skipped.items():
@@ -177,13 +183,8 @@ class OTLPSink(PostingSink):
                 c["otlp_invalid_spans"] = c.get("otlp_invalid_spans", 0) + counts.invalid
             if counts.bad_lines:
                 c["otlp_bad_lines"] = c.get("otlp_bad_lines", 0) + counts.bad_lines
-        if not groups:
+        if not counts.spans:
             return None
-        version = getattr(sys.modules.get("mist"), "__version__", "") or ""
-        if self._json:
-            body = otlp_encode.encode_json(groups, version)
-        else:
-            body = otlp_encode.encode_protobuf(groups, version)
         return self._compress(body), counts.spans
 
     def _on_success(self, response_body: bytes, items: int) -> None:
