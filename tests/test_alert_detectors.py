@@ -246,3 +246,18 @@ def test_state_round_trip_continues_identically(cls, gen) -> None:
     b = cls.from_state(json.loads(json.dumps(a.state())))
     assert _run(a, ys) == _run(b, ys)
     assert a.state() == b.state()
+
+
+def test_bernoulli_rate_estimate_lags_so_the_start_of_a_change_stays_out() -> None:
+    """Past its young phase the rate estimate takes each value BERN_LAG values late: the first
+    values of a change do not move the baseline they are measured against."""
+    from mist.alerts.detectors import BERN_LAG
+
+    rng = random.Random(31)
+    history = _bernoulli(rng, 3000, 0.9)
+    a, b = BernoulliCusum(*side_arl0()), BernoulliCusum(*side_arl0())
+    assert _run(a, history) == _run(b, history) == []
+    p0 = a.p
+    assert _run(a, [1] * (BERN_LAG // 2)) == []           # the pass rate rose ...
+    assert _run(b, _bernoulli(rng, BERN_LAG // 2, 0.8)) == []  # ... or fell a little
+    assert a.p == b.p != p0  # only values from before the change entered either estimate
