@@ -10,8 +10,9 @@ Detectors, side by side on the same generated data:
 - ``mist alert``: the detector the alert engine runs for the series (``side_arl0(1, bad)``: the
   regression direction gets 10/11 of the false-alarm budget), re-baselined after every alarm,
   exactly as the engine does;
-- ``mist changepoints``: the same detector with the budget split evenly (``bad=0``), what
-  ``mist.alerts.changepoints`` runs;
+- ``mist changepoints``: the detector ``mist.alerts.changepoints`` runs (from its own factory,
+  ``mist.alerts.changepoint_detector``: the budget split evenly between the directions), re-baselined
+  after every alarm as ``changepoints`` does;
 - ``static 3σ``: a static threshold -- the mean of the last 10 values (50 for pass/fail) outside
   the warm-up mean ± 3 standard errors (first 200 values), alarm on each crossing;
 - river's ``PageHinkley`` and ``ADWIN`` with default parameters, plus one more setting of each
@@ -100,6 +101,28 @@ class MistDetector:
         return False
 
 
+class ChangepointsDetector:
+    """What ``mist.alerts.changepoints`` runs: its own detector factory (the budget split evenly
+    between the directions), re-baselined after each alarm as ``changepoints`` does."""
+
+    __slots__ = ("det",)
+
+    def __init__(self, kind: str, sensitivity: float = 1.0) -> None:
+        try:
+            from mist.alerts import changepoint_detector
+        except Exception:  # pragma: no cover - only while the package is half-built
+            self.det = MistDetector(kind, 0, sensitivity).det
+        else:
+            self.det = changepoint_detector(kind, sensitivity)
+
+    def update(self, x: float) -> bool:
+        det = self.det
+        if det.update(x):
+            det.rebaseline()
+            return True
+        return False
+
+
 class StaticThreshold:
     """Rolling mean outside warm-up mean ± 3 standard errors; one alarm per crossing."""
 
@@ -176,7 +199,7 @@ def detector_factories() -> List[Tuple[str, Factory]]:
 
     rows: List[Tuple[str, Factory]] = [
         ("mist alert", lambda kind, bad: MistDetector(kind, bad)),
-        ("mist changepoints", lambda kind, bad: MistDetector(kind, 0)),
+        ("mist changepoints", lambda kind, bad: ChangepointsDetector(kind)),
         ("static 3σ", static),
     ]
     if _river_drift is not None:
@@ -349,16 +372,23 @@ def run(quick: bool, only: Optional[str] = None, seeds: Optional[int] = None,
 
 # --- calibration ----------------------------------------------------------------------------------
 
+#: (q, P(x = 1)) where the Bernoulli detector's self-starting margin is measured: an error flag
+#: (the rarer outcome is 1), a pass rate and a rate in between (the rarer outcome is 0)
+BERN_MARGIN_GRID = ((0.02, 0.02), (0.1, 0.9), (0.3, 0.7))
+
 def calibrate(quick: bool = False) -> int:
     """Re-derive CONT_INTERCEPT and BERN_INTERCEPT_UP/_DOWN (log ARL0 - h) by simulation.
 
     Step 1 (numpy): the known-parameter CUSUMs on many parallel chains at h = 5…8; the intercept
     is the smallest ``log(ARL0) - h`` seen (it grows slowly with h, so this is conservative at
     the h ≈ 8…11 used).  Step 2 (the real pure-Python detectors, self-starting, re-baselined
-    after each alarm as in ``changepoints``, given the step-1 intercepts): ARL0 at targets of
-    20,000 and 100,000 per side; the larger shortfall, rounded up to 0.05 plus 0.05 spare, is
-    the self-starting margin subtracted from the intercepts.  Prints the resulting constants
-    next to the module's.  About 10 minutes on one core.
+    after each alarm as in ``changepoints``, given the step-1 intercepts): the self-starting
+    margin subtracted from the intercepts.  Continuous: ARL0 at targets of 20,000 and 100,000
+    per side, the larger shortfall rounded up to 0.05 plus 0.05 spare.  Bernoulli: each
+    direction separately (the two use different tables and fall short by different amounts),
+    at 100,000 per side for q = 0.02, 0.1 and 0.3 (60,000,000 values each): the shortfall plus
+    two standard errors, rounded up to 0.01, interpolated in log q between them.  Prints the
+    resulting constants next to the module's.  About 12 minutes on one core.
     """
     import numpy as np
 
@@ -391,45 +421,75 @@ def calibrate(quick: bool = False) -> int:
                   flush=True)
             bern[side].append((q, float(c.min())))
 
-    # step 2: the self-starting margin: the real detectors, given the known-parameter
-    # intercepts, at ARL0 targets of 20,000 and 100,000 per side (the operating point), with
-    # changepoints' handling (re-baseline after every alarm); the margin is the larger shortfall
-    # from the target, in log units
+    # step 2: the self-starting margins.  The real pure-Python detectors, given the
+    # known-parameter intercepts, self-starting and re-baselined after every alarm (as in
+    # changepoints and the engine), on stationary streams of 500,000 values; the margin is the
+    # shortfall of the measured ARL0 from the target, in log units, plus two standard errors
+    # (1/sqrt(alarms)) so the budget holds with ~97.5 % confidence, rounded up to 0.01.
+    # Continuous: both directions together (the detector is symmetric), at targets of 20,000 and
+    # 100,000 per side, the larger shortfall, rounded up to 0.05 plus 0.05 spare (unchanged).
+    # Bernoulli: each direction on its own ("rarer outcome up" / "down": they use different
+    # tables and fall short by different amounts) at each q of BERN_MARGIN_GRID, at the
+    # operating point (100,000 per side), 120 streams of 500,000 values per q; the tables'
+    # other points get the margin interpolated in log q (the nearest one outside the grid).
     saved = (D.CONT_INTERCEPT, D.BERN_INTERCEPT_UP, D.BERN_INTERCEPT_DOWN)
     D.CONT_INTERCEPT = c_cont
     D.BERN_INTERCEPT_UP = tuple(bern["UP"])
     D.BERN_INTERCEPT_DOWN = tuple(bern["DOWN"])
-    margins = {"continuous": 0.0, "bernoulli": 0.0}
+    margins = {"continuous": 0.0}
+    bern_margin: Dict[str, List[Tuple[float, float]]] = {"UP": [], "DOWN": []}
     try:
         for target, n_streams, n in ((20_000.0, 20, 300_000), (100_000.0, 30, 500_000)):
             if quick:
                 n_streams, n = 4, 100_000
-            for label, make, gen in (
-                ("continuous", lambda: D.CusumDetector(target, target), "normal"),
-                ("bernoulli", lambda: D.BernoulliCusum(target, target), "bernoulli"),
-            ):
-                alarms = 0
-                for s in range(n_streams):
-                    det = make()
-                    for x in stationary(gen, random.Random(99 + s), n):
-                        if det.update(x):
-                            det.rebaseline()
-                            alarms += 1
-                per_side = 2.0 * n_streams * n / max(alarms, 1)
-                short = max(0.0, math.log(target / per_side))
-                margins[label] = max(margins[label], short)
-                print(f"{label}: real per-side ARL0 with the known-parameter intercepts, target "
-                      f"{target:,.0f}: {per_side:,.0f} ({alarms} alarms) -> shortfall "
-                      f"{short:.3f}", flush=True)
+            alarms = 0
+            for s in range(n_streams):
+                det = D.CusumDetector(target, target)
+                for x in stationary("normal", random.Random(99 + s), n):
+                    if det.update(x):
+                        det.rebaseline()
+                        alarms += 1
+            per_side = 2.0 * n_streams * n / max(alarms, 1)
+            short = max(0.0, math.log(target / per_side))
+            margins["continuous"] = max(margins["continuous"], short)
+            print(f"continuous: real per-side ARL0 with the known-parameter intercept, target "
+                  f"{target:,.0f}: {per_side:,.0f} ({alarms} alarms) -> shortfall {short:.3f}",
+                  flush=True)
+        target = 100_000.0
+        n_streams, length = (4, 100_000) if quick else (120, 500_000)
+        for q, p in BERN_MARGIN_GRID:
+            counts = {"UP": 0, "DOWN": 0}
+            for s in range(n_streams):
+                det = D.BernoulliCusum(target, target)
+                r = random.Random(7 + 1000 * s).random
+                for _ in range(length):
+                    a = det.update(1 if r() < p else 0)
+                    if a:
+                        det.rebaseline()
+                        # which table the alarming sum used: the rarer outcome became more (UP)
+                        # or less (DOWN) frequent
+                        counts["UP" if (a > 0) == (p <= 0.5) else "DOWN"] += 1
+            for side in ("UP", "DOWN"):
+                k = counts[side]
+                arl = n_streams * length / max(k, 1)
+                short = math.log(target / arl)
+                se2 = 2.0 / math.sqrt(max(k, 1))
+                m = math.ceil(max(0.0, short + se2) * 100) / 100  # round up to 0.01
+                bern_margin[side].append((q, m))
+                print(f"bernoulli q={q:<5} (P(x=1)={p}) {side:<4}: real ARL0 with the "
+                      f"known-parameter intercepts, target {target:,.0f}: {arl:,.0f} ({k} alarms) "
+                      f"-> shortfall {short:.3f} + 2 s.e. {se2:.3f} -> margin {m:.2f}", flush=True)
     finally:
         D.CONT_INTERCEPT, D.BERN_INTERCEPT_UP, D.BERN_INTERCEPT_DOWN = saved
     mc = math.ceil(margins["continuous"] * 20 + 1) / 20  # round up to 0.05, plus 0.05 spare
-    mb = math.ceil(margins["bernoulli"] * 20 + 1) / 20
     print("\nsuggested constants (known-parameter intercept - margin):")
     print(f"CONT_INTERCEPT = {c_cont - mc:.2f}    (module: {D.CONT_INTERCEPT})")
     for side in ("UP", "DOWN"):
+        # the margin at each table point: interpolated in log q between the measured points,
+        # the nearest one outside them
+        table = tuple(bern_margin[side])
         print(f"BERN_INTERCEPT_{side} = "
-              + repr(tuple((q, round(c - mb, 2)) for q, c in bern[side])))
+              + repr(tuple((q, round(c - D._interp(table, q), 2)) for q, c in bern[side])))
         print(f"   module: {getattr(D, 'BERN_INTERCEPT_' + side)!r}")
     return 0
 

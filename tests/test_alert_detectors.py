@@ -246,3 +246,34 @@ def test_state_round_trip_continues_identically(cls, gen) -> None:
     b = cls.from_state(json.loads(json.dumps(a.state())))
     assert _run(a, ys) == _run(b, ys)
     assert a.state() == b.state()
+
+
+def test_bernoulli_rate_estimate_lags_so_the_start_of_a_change_stays_out() -> None:
+    """Past its young phase the rate estimate takes each value BERN_LAG values late: the first
+    values of a change do not move the baseline they are measured against."""
+    from mist.alerts.detectors import BERN_LAG
+
+    rng = random.Random(31)
+    history = _bernoulli(rng, 3000, 0.9)
+    a, b = BernoulliCusum(*side_arl0()), BernoulliCusum(*side_arl0())
+    assert _run(a, history) == _run(b, history) == []
+    p0 = a.p
+    assert _run(a, [1] * (BERN_LAG // 2)) == []           # the pass rate rose ...
+    assert _run(b, _bernoulli(rng, BERN_LAG // 2, 0.8)) == []  # ... or fell a little
+    assert a.p == b.p != p0  # only values from before the change entered either estimate
+
+
+@pytest.mark.parametrize("kind", ["continuous", "positive", "binary"])
+def test_changepoint_detector_is_what_changepoints_runs(kind: str) -> None:
+    from mist.alerts import changepoint_detector
+
+    xs = _series(kind, -1, 3)
+    det = changepoint_detector(kind)
+    starts = []
+    for x in xs:
+        if det.update(x):
+            starts.append(det.start - 1)
+            det.rebaseline()
+    assert starts == changepoints(xs, kind=kind) and len(starts) == 1
+    with pytest.raises(ValueError, match="kind"):
+        changepoint_detector("gaussian")

@@ -341,3 +341,145 @@ def test_sensitivity_trades_false_alarm_budget_for_speed() -> None:
                 return i
         return 10 ** 6
     assert delay(10.0) < delay(0.1)
+
+
+# --- late scores (eval.result) ----------------------------------------------------------------------
+
+def _eval(span_id: Optional[str], score: Any, *, name: Optional[str] = "faithfulness",
+          suite: str = "judge", task: str = "chat") -> Dict[str, Any]:
+    p: Dict[str, Any] = {"suite": suite, "task": task, "passed": bool(score >= 0.5) if isinstance(score, float) else False,
+                         "score": score, "baseline_score": 0, "delta": 0, "duration_ms": 0}
+    if span_id is not None:
+        p["span_id"] = span_id
+    if name is not None:
+        p["name"] = name
+    return p
+
+
+def _late_scores(engine: AlertEngine, calls: Calls, n: int, mu, *, lag: int = 30,
+                 **kw) -> List[Dict[str, Any]]:
+    """n spans without scores; each span's score arrives as an eval.result ``lag`` spans later."""
+    r = random.Random(18)
+    out: List[Dict[str, Any]] = []
+    pending: List[tuple] = []
+    for i in range(n):
+        p = calls.span(r.lognormvariate(math.log(300.0), 0.2))
+        out += engine.observe(p)
+        pending.append((p["span_id"], min(1.0, max(0.0, r.gauss(mu(i), 0.03)))))
+        if len(pending) > lag:
+            sid, v = pending.pop(0)
+            out += engine.observe_eval(_eval(sid, v, **kw), calls.t)
+    for sid, v in pending:
+        calls.t += SEC
+        out += engine.observe_eval(_eval(sid, v, **kw), calls.t)
+    return out
+
+
+def test_a_falling_late_score_fires_on_its_spans_series() -> None:
+    engine = AlertEngine()
+    calls = Calls(19)
+    alerts = _late_scores(engine, calls, 400, lambda i: 0.9 if i < 200 else 0.6)
+    quality = firing(alerts)
+    assert [a["metric"] for a in quality] == ["score.faithfulness"], alerts
+    a = quality[0]
+    assert list(a) == FIELDS
+    # attributed to the scored spans' (operation, model), like an inline score.<name>
+    assert a["series"] == {"operation": "chat", "model": "gpt-4o-mini"}
+    assert a["level"] == "critical" and a["baseline"] == pytest.approx(0.9, abs=0.02)
+    assert re.match(r'quality score "faithfulness" for chat/gpt-4o-mini fell from 0\.9\d to 0\.6\d',
+                    a["message"]), a["message"]
+    # the evidence is the scored spans (not the spans that happened to end meanwhile)
+    assert a["evidence"] and all(HEX16.fullmatch(s) for s in a["evidence"])
+    assert engine.stats()["evals"] == 400
+
+
+def test_late_and_inline_scores_of_one_name_share_a_series() -> None:
+    engine = AlertEngine()
+    calls = Calls(20)
+    r = random.Random(21)
+    alerts: List[Dict[str, Any]] = []
+    for i in range(400):
+        mu = 0.9 if i < 200 else 0.6
+        v = min(1.0, max(0.0, r.gauss(mu, 0.03)))
+        if i % 2:
+            alerts += engine.observe(calls.span(300.0, score=v))
+        else:
+            p = calls.span(300.0)
+            alerts += engine.observe(p)
+            alerts += engine.observe_eval(_eval(p["span_id"], v), calls.t)
+    assert [a["metric"] for a in firing(alerts)] == ["score.faithfulness"]
+    assert engine.stats()["series"] == 3  # latency, error rate and one score series
+
+
+def test_a_late_score_of_an_unknown_span_goes_to_its_suite_and_task() -> None:
+    engine = AlertEngine()
+    r = random.Random(22)
+    alerts: List[Dict[str, Any]] = []
+    t = T0
+    for i in range(400):
+        t += SEC
+        v = min(1.0, max(0.0, r.gauss(0.85 if i < 200 else 0.55, 0.03)))
+        # mist-go results: no span_id, no name (the suite names the score)
+        alerts += engine.observe_eval(_eval(None, v, name=None, suite="rag-eval", task="answer"), t)
+    quality = firing(alerts)
+    assert [a["metric"] for a in quality] == ["score.rag-eval"]
+    assert quality[0]["series"] == {"suite": "rag-eval", "task": "answer"}
+    assert 'quality score "rag-eval" for answer (eval suite "rag-eval") fell from 0.8' in quality[0]["message"]
+    assert quality[0]["evidence"] == []  # no span ids to point at
+
+
+def test_the_callers_operation_and_model_win_over_the_index() -> None:
+    engine = AlertEngine(max_indexed_spans=0)  # nothing remembered: the caller must say
+    r = random.Random(23)
+    alerts: List[Dict[str, Any]] = []
+    for i in range(400):
+        v = min(1.0, max(0.0, r.gauss(0.9 if i < 200 else 0.6, 0.03)))
+        alerts += engine.observe_eval(_eval("%016x" % (i + 1), v), T0 + i * SEC,
+                                      operation="plan", model="gpt-4o")
+    assert [a["series"] for a in firing(alerts)] == [{"operation": "plan", "model": "gpt-4o"}]
+    # the evidence: the scored spans since the change (ids 201, 202, ...)
+    assert all(int(sid, 16) > 200 for sid in firing(alerts)[0]["evidence"])
+
+
+def test_the_span_index_is_bounded() -> None:
+    engine = AlertEngine(max_indexed_spans=100)
+    calls = Calls(24)
+    first = calls.span()
+    engine.observe(first)
+    feed(engine, calls.steady(300, 200.0))
+    assert len(engine._span_index) == 100 and first["span_id"] not in engine._span_index
+    engine.observe_eval(_eval(first["span_id"], 0.9), calls.t)  # evicted: suite/task series
+    assert any(g.eval for g in engine._groups.values())
+
+
+def test_late_scores_survive_a_state_round_trip() -> None:
+    engine = AlertEngine()
+    calls = Calls(25)
+    _late_scores(engine, calls, 300, lambda i: 0.9)
+    state = json.loads(json.dumps(engine.state_dict(), allow_nan=False))
+    restored = AlertEngine.from_state(state)
+    more = Calls(26, start=calls.t)
+    a = _late_scores(engine, more, 300, lambda i: 0.6)
+    b = _late_scores(restored, Calls(26, start=calls.t), 300, lambda i: 0.6)
+    assert [x["metric"] for x in firing(a)] == ["score.faithfulness"]
+    assert a == b
+    # an older state (no span index, no per-series evidence) still loads
+    for g in state["groups"]:
+        for sd in g["series"]:
+            sd.pop("ring")
+    state.pop("spans")
+    AlertEngine.from_state(state)
+
+
+def test_odd_eval_results_never_raise() -> None:
+    engine = AlertEngine()
+    odd: List[Any] = [
+        None, [], "eval", {}, {"score": None}, {"score": float("nan")}, {"score": "0.9"},
+        {"score": True}, {"score": 0.5, "name": 3, "suite": None, "task": [], "span_id": 7},
+        {"score": 0.5, "span_id": {}},
+    ]
+    for p in odd:
+        assert engine.observe_eval(p) == []
+    assert engine.observe_eval({"score": 0.5}, "x", operation=5, model=[]) == []  # type: ignore[arg-type]
+    st = engine.stats()
+    assert st["skipped"] >= 8 and st["evals"] == 3

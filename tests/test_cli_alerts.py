@@ -26,7 +26,7 @@ def _envelope(payload: Dict[str, Any], ts: int, rng: random.Random) -> Dict[str,
 
 def _recording(seed: int = 1) -> List[Dict[str, Any]]:
     """Agent runs: a root span, a chat/gpt-4o call (latency ×3 from REGRESSION_AT on) and a
-    tool call; plus an eval.result and an alert line from elsewhere that must be ignored."""
+    tool call; plus an eval.result from elsewhere (a series of its own, too short to alert)."""
     rng = random.Random(seed)
     lines: List[Dict[str, Any]] = []
     t = T0
@@ -87,7 +87,7 @@ def test_text_output_reports_the_injected_regression_and_nothing_else(tmp_path, 
                     r"p50 latency for chat/gpt-4o rose from [78]\d\d ms to 2\.\d s over the last "
                     r"\d+ calls \(since \d\d:\d\d:\d\d UTC\)$", out[0]), out[0]
     assert "p50 latency for agent.run rose from" in out[1]
-    assert out[2] == ("2400 spans read, 2 alerts fired, 0 resolved; "
+    assert out[2] == ("2400 spans and 1 eval result read, 2 alerts fired, 0 resolved; "
                       "2 still firing at the end of the file")
 
 
@@ -122,7 +122,7 @@ def test_jsonl_output_is_valid_trace_alert_envelopes(tmp_path, capsys) -> None:
     index = min(range(len(chat_ends)), key=lambda i: abs(chat_ends[i] - p["since_ns"]))
     assert abs(index - REGRESSION_AT) <= 10
     # the summary goes to stderr so stdout stays pure JSONL
-    assert "2400 spans read, 2 alerts fired" in captured.err
+    assert "2400 spans and 1 eval result read, 2 alerts fired" in captured.err
 
 
 def test_gzip_blank_lines_and_a_torn_last_line(tmp_path, capsys) -> None:
@@ -139,7 +139,7 @@ def test_gzip_blank_lines_and_a_torn_last_line(tmp_path, capsys) -> None:
     assert main(["alerts", str(gz)]) == 0
     assert capsys.readouterr().out == expected
     assert "FIRING" in expected
-    assert expected.endswith("1399 spans read, 2 alerts fired, 0 resolved; "
+    assert expected.endswith("1399 spans and 1 eval result read, 2 alerts fired, 0 resolved; "
                              "2 still firing at the end of the file\n")
 
 
@@ -186,3 +186,81 @@ def test_help_has_examples(capsys) -> None:
         main(["alerts", "--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "mist alerts mist-traces.jsonl" in out
+
+
+# --- late scores (eval.result lines) ------------------------------------------------------------
+
+def _judged_recording(filler: int = 0) -> List[Dict[str, Any]]:
+    """600 chat/gpt-4o calls without inline scores; an offline judge's eval.result for each one
+    (its faithfulness falls from call 300 on) is appended at the end, after ``filler`` tool
+    spans, plus 300 results of another suite whose spans are not in the file."""
+    rng = random.Random(9)
+    lines: List[Dict[str, Any]] = []
+    t = T0
+    scored = []
+    for i in range(600):
+        sid = "%016x" % rng.getrandbits(64)
+        end = t + int(rng.lognormvariate(math.log(500.0), 0.2) * 1e6)
+        lines.append(_envelope({"trace_id": "%032x" % rng.getrandbits(128), "span_id": sid,
+                                "operation": "chat", "start_ns": t, "end_ns": end,
+                                "status": "ok", "attrs": {"model": "gpt-4o"}}, end, rng))
+        scored.append(sid)
+        t = end + SEC
+    for _ in range(filler):  # instant spans: they only push the scored ones far back
+        lines.append(_envelope({"trace_id": "%032x" % rng.getrandbits(128),
+                                "span_id": "%016x" % rng.getrandbits(64), "operation": "tool",
+                                "start_ns": t, "end_ns": t}, t, rng))
+        t += 1_000_000
+    for i, sid in enumerate(scored):
+        t += SEC
+        v = round(min(1.0, max(0.0, rng.gauss(0.9 if i < 300 else 0.6, 0.03))), 3)
+        lines.append({"version": "1", "id": "%032x" % rng.getrandbits(128), "source": "judge",
+                      "type": "eval.result", "timestamp_ns": t,
+                      "payload": {"suite": "judge", "task": "chat", "passed": v >= 0.5,
+                                  "score": v, "baseline_score": 0, "delta": 0, "duration_ms": 900,
+                                  "trace_id": "%032x" % rng.getrandbits(128), "span_id": sid,
+                                  "name": "faithfulness"}})
+    for i in range(300):
+        t += SEC
+        v = round(min(1.0, max(0.0, rng.gauss(0.8 if i < 150 else 0.5, 0.03))), 3)
+        lines.append({"version": "1", "id": "%032x" % rng.getrandbits(128), "source": "go",
+                      "type": "eval.result", "timestamp_ns": t,
+                      "payload": {"suite": "rag", "task": "answer", "passed": v >= 0.5,
+                                  "score": v, "baseline_score": 0.8, "delta": v - 0.8,
+                                  "duration_ms": 12}})
+    return lines
+
+
+@pytest.mark.parametrize("filler", [0, 12_000])
+def test_late_scores_in_the_file_fire_on_the_scored_spans_series(tmp_path, capsys, filler) -> None:
+    """An offline judge's eval.result lines, however far after the spans they score (12,000
+    spans later is past the engine's own span index), join those spans' (operation, model)."""
+    path = _write(tmp_path / "judged.jsonl", _judged_recording(filler))
+    assert main(["alerts", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3, out
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  FIRING   critical score\.faithfulness "
+                    r'quality score "faithfulness" for chat/gpt-4o fell from 0\.9\d to 0\.[56]\d over '
+                    r"the last \d+ calls", out[0]), out[0]
+    # results whose spans are not in the file: a series keyed by their suite and task
+    assert re.search(r'FIRING   critical score\.rag +quality score "rag" for answer \(eval suite '
+                     r'"rag"\) fell from 0\.8\d to 0\.[45]\d over the last \d+ results', out[1]), out[1]
+    assert out[2] == (f"{600 + filler} spans and 900 eval results read, 2 alerts fired, 0 resolved; "
+                      "2 still firing at the end of the file")
+
+
+def test_late_score_alerts_as_jsonl(tmp_path, capsys) -> None:
+    lines = _judged_recording()
+    path = _write(tmp_path / "judged.jsonl", lines)
+    assert main(["alerts", str(path), "--format", "jsonl"]) == 0
+    envs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    p = envs[0]["payload"]
+    assert p["metric"] == "score.faithfulness" and p["series"] == {"operation": "chat", "model": "gpt-4o"}
+    scored = {m["payload"]["span_id"] for m in lines if m["type"] == "trace.span"}
+    assert p["evidence"] and set(p["evidence"]) <= scored
+    # since_ns: the judge's timestamp of (about) the first falling score
+    judged = [m["timestamp_ns"] for m in lines
+              if m["type"] == "eval.result" and m["payload"].get("name") == "faithfulness"]
+    index = min(range(len(judged)), key=lambda i: abs(judged[i] - p["since_ns"]))
+    assert abs(index - 300) <= 10
+    assert envs[1]["payload"]["series"] == {"suite": "rag", "task": "answer"}

@@ -82,3 +82,35 @@ def test_detector_state_survives_a_restart(tmp_path):
     assert _run_process(tmp_path, "a3", state, [0.6] * 150, 3) == []  # still firing: no re-alert
     fresh = tmp_path / "fresh.json"
     assert _run_process(tmp_path, "b1", fresh, [0.6] * 150, 2) == []  # without the state: silent
+
+
+def test_a_falling_late_score_fires_live(traced):
+    """mist.score(..., span=ended) sends an eval.result; the alert thread feeds it to the span's
+    score.<name> series (operation x model), so a falling late score fires a quality alert."""
+    rnd = random.Random(5)
+    got = []
+    mist.on_alert(got.append)
+    pending = []
+    for i in range(400):
+        with mist.span("chat", model="gpt-4o-mini") as s:
+            pass
+        pending.append((s, min(1.0, max(0.0, rnd.gauss(0.9 if i < 200 else 0.6, 0.03)))))
+        if len(pending) > 20:  # the judge scores each call 20 calls later
+            span, v = pending.pop(0)
+            mist.score("faithfulness", v, span=span)
+    for span, v in pending:
+        mist.score("faithfulness", v, span=span)
+    mist.flush(10)
+    from mist import _alerting
+
+    _alerting.wait_callbacks(5)
+    alerts = [a for a in traced.alerts() if a["metric"] == "score.faithfulness"]
+    assert [a["state"] for a in alerts] == ["firing"], alerts
+    a = alerts[0]
+    assert a["series"] == {"operation": "chat", "model": "gpt-4o-mini"}
+    assert "faithfulness" in a["message"] and a["baseline"] > 0.85
+    assert a["evidence"]
+    assert any(x["metric"] == "score.faithfulness" for x in got)
+    assert mist.stats()["alerts"]["evals"] >= 400
+    evals = traced.messages("eval.result")  # the late scores still reach the sinks
+    assert len(evals) == 400 and evals[0]["payload"]["name"] == "faithfulness"

@@ -6,6 +6,12 @@ feeds :class:`mist.alerts.AlertEngine`; the alerts it returns go to the sinks an
 callbacks. To bound the GIL time it takes from the application, each round handles at most
 ``MAX_PER_ROUND`` spans, oldest first; the core keeps at most 4096 waiting, and spans emitted
 while that buffer is full are not observed (counted as ``skipped`` in ``mist.stats()['alerts']``).
+
+Late eval scores (``eval.result``, sent by :mod:`mist.evals` once the scored span has ended) take
+the same road: the caller's thread only appends ``(payload, operation, model, timestamp)`` to a
+bounded queue (``MAX_EVALS``; beyond it they are counted as ``skipped``), and the alert thread
+feeds them to :meth:`AlertEngine.observe_eval` after the spans of the same round, so a late score
+joins the ``score.<name>`` series of its span's ``(operation, model)``.
 """
 from __future__ import annotations
 
@@ -13,14 +19,18 @@ import json
 import os
 import threading
 import time
-from typing import Any, Dict, Optional
+from collections import deque
+from typing import Any, Deque, Dict, Optional, Tuple
 
 from ._backend import core
 
 INTERVAL = 0.1
 MAX_PER_ROUND = 200  # 2,000 spans/s steady per process, far above LLM call rates; bursts wait in the buffer
 
-counters: Dict[str, int] = {"observed": 0, "skipped": 0, "alerts": 0, "errors": 0}
+MAX_EVALS = 4096     # late scores waiting for the alert thread
+
+counters: Dict[str, int] = {"observed": 0, "evals": 0, "skipped": 0, "alerts": 0, "errors": 0}
+_evals: Deque[Tuple[Dict[str, Any], Optional[str], Optional[str], int]] = deque()
 _engine: Any = None
 _thread: Optional[threading.Thread] = None
 _lock = threading.Lock()
@@ -66,16 +76,41 @@ def save_state() -> bool:
         return False
 
 
+def observe_eval(payload: Dict[str, Any], operation: Optional[str] = None,
+                 model: Optional[str] = None) -> None:
+    """Queue one late score (an ``eval.result`` payload, and the ``(operation, model)`` of its
+    span when the caller knows it) for the alert thread. O(1), never raises, never blocks."""
+    try:
+        if len(_evals) >= MAX_EVALS:
+            counters["skipped"] += 1
+            return
+        _evals.append((payload, operation, model, time.time_ns()))
+    except Exception:
+        counters["errors"] += 1
+
+
+def _take_evals(limit: int) -> list:
+    out = []
+    pop = _evals.popleft
+    try:
+        while len(out) < limit:
+            out.append(pop())
+    except IndexError:
+        pass
+    return out
+
+
 def process(drain: bool = False) -> int:
-    """Run the engine over spans observed so far, oldest first: one round of at most
-    ``MAX_PER_ROUND`` (the background thread), or everything pending (``drain``, at flush).
-    Returns the number of alerts fired."""
+    """Run the engine over spans observed so far, oldest first, then over the late scores
+    queued meanwhile: one round of at most ``MAX_PER_ROUND`` of each (the background thread), or
+    everything pending (``drain``, at flush). Returns the number of alerts fired."""
     fired = 0
     with _lock:
         while True:
             obs, dropped = core.take_observations(MAX_PER_ROUND)
             counters["skipped"] += dropped
-            if not obs:
+            evs = _take_evals(MAX_PER_ROUND) if _evals else []
+            if not obs and not evs:
                 return fired
             from ._alerting import deliver
 
@@ -90,7 +125,17 @@ def process(drain: bool = False) -> int:
                 for a in alerts:
                     deliver(a)
                     fired += 1
+            for p, op, model, ts in evs:
+                try:
+                    alerts = eng.observe_eval(p, ts, operation=op, model=model)
+                except Exception:
+                    counters["errors"] += 1
+                    continue
+                for a in alerts:
+                    deliver(a)
+                    fired += 1
             counters["observed"] += len(obs)
+            counters["evals"] += len(evs)
             counters["alerts"] += fired - before
             if not drain:
                 return fired
@@ -118,3 +163,4 @@ def after_fork_in_child() -> None:
     global _thread, _lock
     _thread = None
     _lock = threading.Lock()
+    _evals.clear()  # the parent's thread feeds the parent's queue; the child starts empty

@@ -1,9 +1,11 @@
-"""Late eval scores: ``mist.score(name, value, span=...)`` → an ``eval.result`` linked to the span."""
+"""Late eval scores: ``mist.score(name, value, span=...)`` → an ``eval.result`` linked to the span,
+also fed (off the caller's thread) to the regression alerts of the span's ``score.<name>`` series."""
 from __future__ import annotations
 
 import math
 from typing import Any, Optional
 
+from . import _alert_pipeline, _runtime
 from ._messages import emit_message
 
 
@@ -24,7 +26,15 @@ def late_score(name: str, value: float, span: Any, *, suite: str = "mist") -> bo
         "span_id": getattr(span, "span_id", None),
         "name": str(name),
     }
-    return emit_message("eval.result", payload)
+    sent = emit_message("eval.result", payload)
+    if _runtime.settings.alerts and not _runtime.disabled:
+        # the late score joins its span's score.<name> series: queued for the alert thread
+        # (detection stays off this thread), with the span's (operation, model)
+        attrs = getattr(span, "attrs", None)
+        model = attrs.get("model") if isinstance(attrs, dict) else None
+        _alert_pipeline.observe_eval(payload, payload["task"] or None,
+                                     model if isinstance(model, str) else None)
+    return sent
 
 
 def score(name: str, value: float, *, span: Any = None) -> None:

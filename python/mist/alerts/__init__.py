@@ -1,6 +1,7 @@
 """Regression alerts: streaming change detectors and the alert engine (SPEC §2, §3, §5).
 
 - :func:`changepoints` runs the alert engine's detectors over a recorded series (offline use);
+  :func:`changepoint_detector` is the detector it runs, for a stream fed one value at a time;
 - :class:`AlertEngine` turns ``trace.span`` payloads into ``trace.alert`` payloads;
 - :mod:`mist.alerts.detectors` holds the detectors, their method, calibration and references.
 
@@ -55,6 +56,24 @@ def _values(values: Any, kind: str) -> List[float]:
     return out
 
 
+def _detector(kind: str, arl_up: float, arl_dn: float) -> Any:
+    """The detector :func:`changepoints` runs for ``kind`` (also what the detector benchmark
+    measures as its ``mist changepoints`` rows)."""
+    if kind == "binary":
+        return BernoulliCusum(arl_up, arl_dn)
+    return CusumDetector(arl_up, arl_dn, log=(kind == "positive"))
+
+
+def changepoint_detector(kind: str = "continuous", sensitivity: float = 1.0) -> Any:
+    """A fresh detector configured exactly as :func:`changepoints` configures it (the false-alarm
+    budget split evenly between the two directions); ``update(x)`` returns ±1 on an alarm, then
+    call ``rebaseline()``, as :func:`changepoints` does."""
+    if kind not in KINDS:
+        raise ValueError(f"changepoint_detector: kind must be one of "
+                         f"{', '.join(map(repr, KINDS))}; got {kind!r}")
+    return _detector(kind, *side_arl0(sensitivity, 0))
+
+
 def changepoints(values: Iterable[Any], *, kind: str = "continuous",
                  sensitivity: float = 1.0) -> List[int]:
     """Estimated start index of each change in ``values``, in either direction.
@@ -77,8 +96,7 @@ def changepoints(values: Iterable[Any], *, kind: str = "continuous",
         raise ValueError(f"changepoints: sensitivity must be a positive number, "
                          f"got {sensitivity!r}") from None
     xs = _values(values, kind)
-    det: Any = BernoulliCusum(up, dn) if kind == "binary" else CusumDetector(
-        up, dn, log=(kind == "positive"))
+    det = _detector(kind, up, dn)
     found: List[int] = []
     update = det.update
     for x in xs:

@@ -15,6 +15,17 @@ metric             value per span                          scale       regressio
                    its root span (no ``parent_id``) ends
 =================  ======================================  ==========  ===========
 
+Late scores: ``observe_eval(payload)`` feeds the ``score`` of an ``eval.result`` (an eval that
+arrived after its span ended, e.g. from an offline judge or ``mist.score(..., span=ended)``) to
+the ``score.<name>`` series of the span it names, exactly as if the span had carried the
+attribute ``score.<name>``: inline and late scores of one name share one series.  The span's
+``(operation, model)`` comes from the caller when it knows the span (the live pipeline passes
+the ended span's), else from an index of the last ``max_indexed_spans`` spans this engine
+observed (by ``span_id``); an eval.result whose span is unknown goes to a series keyed by what
+it carries, ``{"suite": …, "task": …}``.  ``name`` defaults to ``suite`` (mist-go's results
+have no ``name``); a missing or non-finite ``score`` is skipped.  The evidence of such a series
+is the scored spans' ids; its clock is the eval's timestamp.
+
 Each metric is a series with its own self-starting detector (:mod:`mist.alerts.detectors`),
 two-sided underneath: a change in the regression direction fires, a change the other way
 silently becomes the new baseline.
@@ -121,7 +132,7 @@ class _Series:
     """One metric of one group: its detector and alert state."""
 
     __slots__ = ("metric", "kind", "binary", "bad", "det", "n", "probe", "firing", "level", "base",
-                 "base_i", "fire_i", "since", "fired_at", "check_at", "cool", "level_name")
+                 "base_i", "fire_i", "since", "fired_at", "check_at", "cool", "level_name", "ring")
 
     def __init__(self, metric: str, kind: str, bad: int) -> None:
         self.metric = metric
@@ -141,9 +152,13 @@ class _Series:
         self.check_at = 0     # learned-level weight at which to test for recovery (0 = none)
         self.cool = 0         # values left in the cooldown
         self.level_name = ""
+        # (timestamp, span id) of the spans whose scores arrived late (eval.result): the
+        # evidence of a series fed by late scores (None: the group's recent spans are)
+        self.ring: Optional[deque] = None
 
     def to_state(self) -> Dict[str, Any]:
-        d = {name: getattr(self, name) for name in self.__slots__ if name != "det"}
+        d = {name: getattr(self, name) for name in self.__slots__ if name not in ("det", "ring")}
+        d["ring"] = None if self.ring is None else [list(e) for e in self.ring]
         det = self.det
         d["det"] = None if det is None else {
             "type": "bernoulli" if isinstance(det, BernoulliCusum) else "cusum",
@@ -155,8 +170,10 @@ class _Series:
     def from_state(cls, d: Dict[str, Any]) -> "_Series":
         self = cls.__new__(cls)
         for name in cls.__slots__:
-            if name != "det":
+            if name not in ("det", "ring"):
                 setattr(self, name, d[name])
+        ring = d.get("ring")  # absent in states written before late scores were observed
+        self.ring = None if ring is None else deque(tuple(e) for e in ring)
         det = d.get("det")
         if det is None:
             self.det = None
@@ -168,13 +185,17 @@ class _Series:
 
 
 class _Group:
-    """The series of one (operation, model), and its most recent span ids (evidence)."""
+    """The series of one (operation, model), and its most recent span ids (evidence).
 
-    __slots__ = ("op", "model", "series", "ring", "keys", "scores")
+    An ``eval`` group holds the late scores whose span is unknown: ``op`` is then the
+    eval.result's ``task`` and ``model`` its ``suite``."""
 
-    def __init__(self, op: str, model: str, evidence: int) -> None:
+    __slots__ = ("op", "model", "series", "ring", "keys", "scores", "eval")
+
+    def __init__(self, op: str, model: str, evidence: int, eval: bool = False) -> None:
         self.op = op
         self.model = model
+        self.eval = eval
         self.series: Dict[str, _Series] = {}
         self.ring: deque = deque(maxlen=evidence)
         self.keys: Tuple[str, ...] = ()   # the attribute keys of the last span …
@@ -189,33 +210,42 @@ class AlertEngine:
     ``min_observations``: values a series must have before it may alert.  ``cooldown``: values
     of a series after a resolved alert during which it cannot fire again.  ``max_series``:
     ``(operation, model)`` groups kept (least recently seen evicted); ``max_open_traces``:
-    per-trace cost sums kept; ``evidence``: span ids per alert.
+    per-trace cost sums kept; ``evidence``: span ids per alert; ``max_indexed_spans``: span ids
+    remembered (with their ``(operation, model)``) to place late eval scores.
 
-    ``observe(payload, timestamp_ns=None) -> list of alert payloads``; ``stats()``;
+    ``observe(payload, timestamp_ns=None) -> list of alert payloads``;
+    ``observe_eval(payload, timestamp_ns=None, *, operation=None, model=None)`` (late scores);
+    ``stats()``;
     ``firing()``; ``state_dict()`` / ``AlertEngine.from_state(state)``.  Not meant to be fed
     from several threads at once (a lock makes that safe, not fast).
     """
 
     def __init__(self, sensitivity: float = 1.0, min_observations: int = 30, cooldown: int = 50,
                  *, max_series: int = 2000, max_open_traces: int = 10_000,
-                 evidence: int = 10) -> None:
+                 evidence: int = 10, max_indexed_spans: int = 10_000) -> None:
         side_arl0(sensitivity, 1)  # validates
         if int(min_observations) < 0 or int(cooldown) < 0:
             raise ValueError("min_observations and cooldown must be >= 0")
-        if int(max_series) < 1 or int(max_open_traces) < 0 or int(evidence) < 0:
-            raise ValueError("max_series must be >= 1; max_open_traces and evidence >= 0")
+        if (int(max_series) < 1 or int(max_open_traces) < 0 or int(evidence) < 0
+                or int(max_indexed_spans) < 0):
+            raise ValueError("max_series must be >= 1; max_open_traces, evidence and "
+                             "max_indexed_spans >= 0")
         self.sensitivity = float(sensitivity)
         self.min_observations = int(min_observations)
         self.cooldown = int(cooldown)
         self.max_series = int(max_series)
         self.max_open_traces = int(max_open_traces)
         self.evidence = int(evidence)
+        self.max_indexed_spans = int(max_indexed_spans)
         self._arl_up = side_arl0(self.sensitivity, 1)    # regression = up
         self._arl_down = side_arl0(self.sensitivity, -1)  # regression = down
         self._groups: "OrderedDict[Tuple[str, str], _Group]" = OrderedDict()
         self._traces: "OrderedDict[str, float]" = OrderedDict()
+        # span id -> its group key, for late scores (eval.result) that name the span
+        self._span_index: "OrderedDict[str, Tuple[str, str]]" = OrderedDict()
         self._lock = threading.Lock()
         self._spans = 0  # hot counter, kept out of the dict
+        self._evals = 0
         self.counters: Dict[str, int] = {
             "skipped": 0, "firing": 0, "resolved": 0, "evicted_series": 0, "evicted_traces": 0,
         }
@@ -234,10 +264,29 @@ class AlertEngine:
             self.counters["skipped"] += 1
             return []
 
+    def observe_eval(self, payload: Dict[str, Any], timestamp_ns: Optional[int] = None, *,
+                     operation: Optional[str] = None, model: Optional[str] = None
+                     ) -> List[Dict[str, Any]]:
+        """Feed one ``eval.result`` payload (a late score); return the alert payloads it caused.
+
+        Its ``score`` joins the ``score.<name>`` series of the span it names: of
+        ``(operation, model)`` when given (the caller knows the span), else of the span's
+        ``(operation, model)`` if this engine observed that ``span_id`` recently, else of a
+        series keyed by the eval.result's ``suite`` and ``task``.  ``timestamp_ns`` (default:
+        now) is the clock of the value.  Never raises.
+        """
+        try:
+            with self._lock:
+                return self._observe_eval(payload, timestamp_ns, operation, model)
+        except Exception:  # a bad payload must never break the caller
+            self.counters["skipped"] += 1
+            return []
+
     def stats(self) -> Dict[str, int]:
-        """Counters: spans seen, skipped payloads, alerts fired/resolved, evictions, series."""
+        """Counters: spans and eval results seen, skipped payloads, alerts fired/resolved,
+        evictions, series."""
         with self._lock:
-            out = {"spans": self._spans}
+            out = {"spans": self._spans, "evals": self._evals}
             out.update(self.counters)
             out["series"] = sum(len(g.series) for g in self._groups.values())
             out["firing_now"] = sum(
@@ -262,15 +311,18 @@ class AlertEngine:
                     "max_series": self.max_series,
                     "max_open_traces": self.max_open_traces,
                     "evidence": self.evidence,
+                    "max_indexed_spans": self.max_indexed_spans,
                 },
                 "groups": [
-                    {"operation": g.op, "model": g.model,
-                     "ring": [list(e) for e in g.ring],
-                     "series": [s.to_state() for s in g.series.values()]}
+                    dict({"operation": g.op, "model": g.model,
+                          "ring": [list(e) for e in g.ring],
+                          "series": [s.to_state() for s in g.series.values()]},
+                         **({"eval": True} if g.eval else {}))
                     for g in self._groups.values()
                 ],
                 "traces": [[t, c] for t, c in self._traces.items()],
-                "counters": dict(self.counters, spans=self._spans),
+                "spans": [[sid, k[0], k[1]] for sid, k in self._span_index.items()],
+                "counters": dict(self.counters, spans=self._spans, evals=self._evals),
             }
 
     @classmethod
@@ -283,17 +335,22 @@ class AlertEngine:
         try:
             eng = cls(**(state.get("config") or {}))
             for gd in state.get("groups", []):
-                g = _Group(gd["operation"], gd["model"], eng.evidence)
+                g = _Group(gd["operation"], gd["model"], eng.evidence, bool(gd.get("eval")))
                 for ts, sid in gd.get("ring", []):
                     g.ring.append((ts, sid))
                 for sd in gd.get("series", []):
                     s = _Series.from_state(sd)
+                    if s.ring is not None:
+                        s.ring = deque(s.ring, maxlen=eng.evidence)
                     g.series[s.metric] = s
-                eng._groups[(g.op, g.model)] = g
+                eng._groups[("eval", g.model, g.op) if g.eval else (g.op, g.model)] = g
             for t, c in state.get("traces", []):
                 eng._traces[t] = c
+            for sid, op, model in state.get("spans", []):
+                eng._span_index[sid] = (op, model)
             counters = dict(state.get("counters", {}))
             eng._spans = int(counters.pop("spans", 0))
+            eng._evals = int(counters.pop("evals", 0))
             eng.counters.update(counters)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"AlertEngine.from_state: damaged state ({exc!r}); pass what "
@@ -326,14 +383,16 @@ class AlertEngine:
         groups = self._groups
         g = groups.get(key)
         if g is None:
-            g = groups[key] = _Group(op, model, self.evidence)
-            if len(groups) > self.max_series:
-                groups.popitem(last=False)
-                self.counters["evicted_series"] += 1
+            g = self._group(key)
         else:
             groups.move_to_end(key)
         if self.evidence:
             g.ring.append((ts, sid))
+        if sid and self.max_indexed_spans:
+            index = self._span_index
+            index[sid] = key
+            if len(index) > self.max_indexed_spans:
+                index.popitem(last=False)
         out: List[Dict[str, Any]] = []
         series = g.series
 
@@ -376,7 +435,10 @@ class AlertEngine:
         for k in scores:
             sv = _score_value(attrs[k])
             if sv is not None:
-                feed(g, series.get(k) or self._new(g, k, _UNDECIDED, -1), sv, ts, out)
+                s = series.get(k) or self._new(g, k, _UNDECIDED, -1)
+                if s.ring is not None:  # the series also receives late scores
+                    s.ring.append((ts, sid))
+                feed(g, s, sv, ts, out)
 
         tid = p.get("trace_id")
         if type(tid) is str and tid and self.max_open_traces:
@@ -396,6 +458,61 @@ class AlertEngine:
                 if total is not None and total > 0.0:
                     self._feed(g, series.get("trace_cost_usd")
                                or self._new(g, "trace_cost_usd", _POSITIVE, 1), total, ts, out)
+        return out
+
+    def _group(self, key: tuple) -> _Group:
+        """A new group for ``key``: ``(operation, model)`` or ``("eval", suite, task)``."""
+        if key[0] == "eval" and len(key) == 3:
+            g = _Group(key[2], key[1], self.evidence, True)
+        else:
+            g = _Group(key[0], key[1], self.evidence)
+        groups = self._groups
+        groups[key] = g
+        if len(groups) > self.max_series:
+            groups.popitem(last=False)
+            self.counters["evicted_series"] += 1
+        return g
+
+    def _observe_eval(self, p: Dict[str, Any], ts: Optional[int], operation: Optional[str],
+                      model: Optional[str]) -> List[Dict[str, Any]]:
+        if type(p) is not dict:
+            self.counters["skipped"] += 1
+            return []
+        sv = _number(p.get("score"))
+        if sv is None:  # no usable score (null, NaN, missing): nothing to learn from
+            self.counters["skipped"] += 1
+            return []
+        self._evals += 1
+        suite = p.get("suite")
+        suite = suite if type(suite) is str else ""
+        name = p.get("name")
+        if type(name) is not str or not name:
+            name = suite or "eval"
+        metric = "score." + name
+        sid = p.get("span_id")
+        sid = sid if type(sid) is str else ""
+        if type(ts) is not int:
+            ts = time.time_ns()
+        key: Optional[tuple] = None
+        if type(operation) is str and operation:
+            key = (operation, model if type(model) is str else "")
+        elif sid:
+            key = self._span_index.get(sid)
+        if key is None:
+            task = p.get("task")
+            key = ("eval", suite, task if type(task) is str else "")
+        g = self._groups.get(key)
+        if g is None:
+            g = self._group(key)
+        else:
+            self._groups.move_to_end(key)
+        s = g.series.get(metric) or self._new(g, metric, _UNDECIDED, -1)
+        if self.evidence:
+            if s.ring is None:
+                s.ring = deque(maxlen=self.evidence)
+            s.ring.append((ts, sid))
+        out: List[Dict[str, Any]] = []
+        self._feed(g, s, sv, ts, out)
         return out
 
     def _new(self, g: _Group, metric: str, kind: str, bad: int) -> _Series:
@@ -507,6 +624,8 @@ class AlertEngine:
         out.append(self._payload(g, s, "resolved", now, 0, ts))
 
     def _series_obj(self, g: _Group) -> Dict[str, str]:
+        if g.eval:
+            return {"suite": g.model, "task": g.op}
         d = {"operation": g.op}
         if g.model:
             d["model"] = g.model
@@ -519,7 +638,8 @@ class AlertEngine:
         if state != "firing":
             since = s.since
         # span ids of the change (for a resolved alert: of the recovery), valid ids only
-        evidence = [sid for t, sid in g.ring
+        ring = g.ring if s.ring is None else s.ring
+        evidence = [sid for t, sid in ring
                     if (state != "firing" or t >= since) and _SPAN_ID.fullmatch(sid)]
         if isinstance(det, BernoulliCusum):
             # threshold: the rate the regression-side sum is tuned to (odds × or ÷ 2.25)
@@ -559,6 +679,9 @@ class AlertEngine:
         metric, kind = s.metric, s.kind
         label = f"{g.op}/{g.model}" if g.model else g.op
         unit = "calls"
+        if g.eval:
+            label = (f'{g.op} (eval suite "{g.model}")' if g.op else f'eval suite "{g.model}"')
+            unit = "results"
         if metric == "latency_ms":
             what = f"p50 latency for {label}"
         elif metric == "cost_usd":

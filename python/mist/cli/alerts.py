@@ -13,10 +13,13 @@ from . import CLIError
 
 HELP = "replay a recorded trace file through the regression detectors; print the alerts"
 DESCRIPTION = """\
-Replays the trace.span lines of FILE (JSONL, optionally gzip-compressed), in file order,
-through a fresh alert engine -- the same detectors `mist.configure(alerts=True)` runs live --
-and prints every alert that would have fired or resolved, then a summary line.
-Span timestamps (end_ns) are the clock, so the output does not depend on when you run it."""
+Replays the trace.span and eval.result lines of FILE (JSONL, optionally gzip-compressed), in
+file order, through a fresh alert engine -- the same detectors `mist.configure(alerts=True)`
+runs live -- and prints every alert that would have fired or resolved, then a summary line.
+A late score (eval.result) joins the score.<name> series of the span it names (that span's
+operation and model, wherever the span is in the file before it), else a series keyed by its
+suite and task. Span end times and eval.result timestamps are the clock, so the output does not
+depend on when you run it."""
 EPILOG = """\
 examples:
   mist alerts mist-traces.jsonl
@@ -75,6 +78,25 @@ def _text(payload: Dict[str, Any], ts: int) -> str:
     return f"{when} UTC  {state:<8} {payload['level']:<8} {payload['metric']:<16} {payload['message']}"
 
 
+def _scored_spans(path: str) -> set:
+    """Span ids that the file's eval.result lines name (a first, cheap pass: only lines that
+    mention eval.result are decoded), so the replay can remember just those spans' series."""
+    wanted = set()
+    for _number, line, _last in _lines(path):
+        if b'"eval.result"' not in line:
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if type(msg) is dict and msg.get("type") == "eval.result":
+            payload = msg.get("payload")
+            sid = payload.get("span_id") if type(payload) is dict else None
+            if type(sid) is str and sid:
+                wanted.add(sid)
+    return wanted
+
+
 def run(args: argparse.Namespace) -> int:
     from ..alerts.engine import AlertEngine
 
@@ -84,8 +106,11 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--sensitivity: {exc}") from None
     out = sys.stdout
     jsonl = args.format == "jsonl"
-    spans = bad = 0
+    spans = evals = bad = 0
     alerts: List[Dict[str, Any]] = []
+    # the (operation, model) of each span a late score names, however far apart they are
+    wanted = _scored_spans(args.file)
+    scored: Dict[str, Tuple[str, str]] = {}
     for number, line, last in _lines(args.file):
         try:
             msg = json.loads(line)
@@ -93,17 +118,35 @@ def run(args: argparse.Namespace) -> int:
             if not last:  # a torn last line is expected (a writer was killed); others count
                 bad += 1
             continue
-        if type(msg) is not dict or msg.get("type") != "trace.span":
+        kind = msg.get("type") if type(msg) is dict else None
+        if kind != "trace.span" and kind != "eval.result":
             continue
         payload = msg.get("payload")
         if type(payload) is not dict:
             bad += 1
             continue
-        spans += 1
-        end = payload.get("end_ns")
-        ts = end if type(end) is int else msg.get("timestamp_ns")
-        ts = ts if type(ts) is int else 0
-        for alert in engine.observe(payload, ts):
+        if kind == "eval.result":
+            evals += 1
+            ts = msg.get("timestamp_ns")
+            ts = ts if type(ts) is int else 0
+            sid = payload.get("span_id")
+            op, model = scored.get(sid, (None, None)) if type(sid) is str else (None, None)
+            found = engine.observe_eval(payload, ts, operation=op, model=model)
+        else:
+            spans += 1
+            end = payload.get("end_ns")
+            ts = end if type(end) is int else msg.get("timestamp_ns")
+            ts = ts if type(ts) is int else 0
+            if wanted:
+                sid = payload.get("span_id")
+                if type(sid) is str and sid in wanted:
+                    attrs = payload.get("attrs")
+                    model = attrs.get("model") if type(attrs) is dict else None
+                    op = payload.get("operation")
+                    scored[sid] = (op if type(op) is str and op else "unknown",
+                                   model if type(model) is str else "")
+            found = engine.observe(payload, ts)
+        for alert in found:
             alerts.append(alert)
             if jsonl:
                 out.write(codec.encode(_envelope(alert, ts)).decode("utf-8") + "\n")
@@ -111,7 +154,10 @@ def run(args: argparse.Namespace) -> int:
                 out.write(_text(alert, ts) + "\n")
     fired = sum(1 for a in alerts if a.get("state") == "firing")
     resolved = sum(1 for a in alerts if a.get("state") == "resolved")
-    summary = (f"{spans} span{'s' if spans != 1 else ''} read, {fired} alert"
+    read = f"{spans} span{'s' if spans != 1 else ''}"
+    if evals:
+        read += f" and {evals} eval result{'s' if evals != 1 else ''}"
+    summary = (f"{read} read, {fired} alert"
                f"{'s' if fired != 1 else ''} fired, {resolved} resolved")
     if bad:
         summary += f", {bad} unreadable line{'s' if bad != 1 else ''} skipped"
