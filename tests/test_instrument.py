@@ -675,3 +675,17 @@ def test_mist_instrument_is_the_function_with_its_options(srv):
     client = plain_openai(srv)
     assert mist.instrument is instrument_module.instrument
     assert mist.instrument(client, include_usage=False) is client
+
+
+def test_latency_ms_rounds_exactly_like_round():
+    # _ms does in integer arithmetic what round(ns / 1e6, 3) does (float round is slow when cold)
+    import random
+
+    rng = random.Random(7)
+    values = [0, 1, 499, 500, 501, 999, 1000, 1500, 2500, 1_234_500, 1_234_567, 2**53 - 1, 2**53, 2**60, -1, -1500]
+    values += [rng.randrange(10**k) for k in range(1, 16) for _ in range(2000)]
+    values += [rng.randrange(10**9) // 1000 * 1000 + r for r in (499, 500, 501) for _ in range(2000)]
+    for ns in values:
+        got, want = instrument_module._ms(ns), round(ns / 1e6, 3)
+        assert got == want and repr(got) == repr(want), ns
+    assert instrument_module._ms(1.5e6) == 1.5

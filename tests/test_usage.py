@@ -343,6 +343,92 @@ def test_anthropic_sdk_types() -> None:
     }
 
 
+def _variants() -> List[Any]:
+    """Chat completions and messages, well formed and not: each field missing, null, odd-typed."""
+    out: List[Any] = []
+    odd = [None, 0, -3, 7, 2.0, 2.5, True, "12", {}, [], {"value": "STOP"}, "response", "message"]
+    for base in (CHAT, MESSAGE):
+        out.append(copy.deepcopy(base))
+        for key in ("model", "usage", "choices", "object", "type", "stop_reason"):
+            for value in odd:
+                doc = copy.deepcopy(base)
+                doc[key] = value
+                out.append(doc)
+            doc = copy.deepcopy(base)
+            doc.pop(key, None)
+            out.append(doc)
+        usage_keys = list(base["usage"]) + ["prompt_cache_hit_tokens", "prompt_cache_miss_tokens",
+                                             "cache_read_input_tokens", "cache_creation_input_tokens", "prompt_tokens"]
+        for key in usage_keys:
+            for value in odd:
+                doc = copy.deepcopy(base)
+                doc["usage"][key] = value
+                out.append(doc)
+    for key in ("cached_tokens", "cache_write_tokens"):
+        for value in odd:
+            doc = copy.deepcopy(CHAT)
+            doc["usage"]["prompt_tokens_details"][key] = value
+            out.append(doc)
+    for value in odd + ["length", ""]:
+        doc = copy.deepcopy(CHAT)
+        doc["choices"][0]["finish_reason"] = value
+        out.append(doc)
+        doc = copy.deepcopy(CHAT)
+        doc["usage"]["completion_tokens_details"] = {"reasoning_tokens": value}
+        out.append(doc)
+    for usage in ({"input_tokens": 5, "cache_read_input_tokens": 4}, {"input_tokens": 5, "cache_creation_input_tokens": 4},
+                  {"input_tokens": 5, "output_tokens": 1}, {"cache_creation_input_tokens": 0}):
+        doc = {k: v for k, v in copy.deepcopy(MESSAGE).items() if k not in ("type", "stop_reason")}
+        out.append({**doc, "usage": usage})  # recognised as Anthropic by its cache counts alone
+    for value in odd:  # DeepSeek: cache hits counted outside prompt_tokens_details
+        doc = copy.deepcopy(CHAT)
+        doc["usage"] = {"prompt_tokens": 100, "completion_tokens": 5, "prompt_cache_hit_tokens": value,
+                        "prompt_cache_miss_tokens": 36}
+        out.append(doc)
+    for extra in ({"x_groq": {"id": "req"}}, {"usage_metadata": {"prompt_token_count": 3}}, {"usageMetadata": {}}):
+        for base in (CHAT, MESSAGE):
+            out.append({**copy.deepcopy(base), **extra})
+    return out
+
+
+def test_fast_path_agrees_with_the_general_path() -> None:
+    """``from_response`` answers chat completions and messages from a fast path; for every input it
+    takes, the general path must give the same attrs, in the same order."""
+    from mist import usage
+
+    docs = _variants()
+    objs: List[Any] = list(docs) + [ns(d) for d in docs]
+    openai = pytest.importorskip("openai")
+    pytest.importorskip("anthropic")
+    from anthropic.types import Message
+    from openai.types.chat import ChatCompletion
+
+    for d in docs:
+        for kind in (ChatCompletion, Message):
+            try:
+                objs.append(kind.model_validate(d))  # extra fields survive (extra="allow")
+            except Exception:
+                pass
+            objs.append(kind.model_construct(**d))  # no validation: odd types and missing fields kept
+    shadowed = ChatCompletion.model_validate(CHAT)
+    assert shadowed.__pydantic_extra__ is not None
+    shadowed.__pydantic_extra__["model"] = "not-the-field"  # a declared field wins over an extra of that name
+    objs.append(shadowed)
+    taken = 0
+    for obj in objs:
+        fast = usage._from_chat_or_message(obj)
+        general = usage._from_response(obj)
+        if fast is not None:
+            taken += 1
+            assert list(fast.items()) == list(general.items()), obj
+        assert from_response(obj) == general
+    assert isinstance(openai.__version__, str)
+    # the fast path does serve the real SDK objects and dicts (not only None everywhere)
+    for obj in (CHAT, MESSAGE, ChatCompletion.model_validate(CHAT), Message.model_validate(MESSAGE)):
+        assert usage._from_chat_or_message(obj) == from_response(obj) != {}
+    assert taken > len(objs) // 3
+
+
 # ---------------------------------------------------------------------- streams: event lists
 
 CHAT_CHUNKS: List[Dict[str, Any]] = [
@@ -403,6 +489,55 @@ def test_openai_chat_stream_accumulates(form: str) -> None:
     assert acc.attrs() == CHAT_STREAM_ATTRS
     assert acc.text == "Hello world"
     assert acc.events == len(CHAT_CHUNKS)
+
+
+def test_openai_chat_stream_reads_every_form_alike() -> None:
+    """Chunks as dicts, attribute objects and SDK models (whose fields are read by dict lookups)
+    accumulate to the same attrs, text and event count, for odd chunks too."""
+    pytest.importorskip("openai")
+    from openai.types.chat import ChatCompletionChunk
+
+    def variant(i: int, **changes: Any) -> List[Dict[str, Any]]:
+        chunks = copy.deepcopy(CHAT_CHUNKS)
+        chunks[i].update(changes)
+        return chunks
+
+    def choice_variant(i: int, **changes: Any) -> List[Dict[str, Any]]:
+        chunks = copy.deepcopy(CHAT_CHUNKS)
+        chunks[i]["choices"][0].update(changes)
+        return chunks
+
+    groq = {"id": "req_1", "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}}
+    sequences = [
+        copy.deepcopy(CHAT_CHUNKS),
+        variant(0, model="other-model"),
+        variant(1, model=None),
+        variant(3, x_groq=groq),
+        variant(-1, usage={"prompt_tokens": 100, "completion_tokens": 5, "prompt_cache_hit_tokens": 64}),
+        variant(-1, usage={"prompt_tokens": -1, "completion_tokens": 2.0}),
+        choice_variant(1, index=1),
+        choice_variant(1, index=None),
+        choice_variant(2, delta=None, text=" legacy"),
+        choice_variant(3, finish_reason={"value": "length"}),
+        choice_variant(3, finish_reason=""),
+    ]
+    forms = [copy.deepcopy, ns, lambda c: ChatCompletionChunk.model_construct(**copy.deepcopy(c))]
+
+    def validated(c: Dict[str, Any]) -> Any:
+        try:
+            return ChatCompletionChunk.model_validate(c)
+        except Exception:
+            return ChatCompletionChunk.model_construct(**copy.deepcopy(c))
+
+    forms.append(validated)
+    for chunks in sequences:
+        seen = []
+        for form in forms:
+            acc = OpenAIStreamUsage()
+            for chunk in chunks:
+                acc.feed(form(chunk))
+            seen.append((list(acc.attrs().items()), acc.text, acc.events))
+        assert all(s == seen[0] for s in seen), (chunks, seen)
 
 
 def test_openai_chat_stream_without_include_usage_has_no_tokens() -> None:

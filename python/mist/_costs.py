@@ -15,15 +15,16 @@ def estimate(attrs: dict) -> Optional[float]:
     model = attrs.get("model")
     if table is None or not isinstance(model, str):
         return None
+    get = attrs.get
+    tin, tout, cr, cw, rs = get("tokens_in"), get("tokens_out"), get("tokens_cache_read"), get("tokens_cache_write"), get(
+        "tokens_reasoning")
     try:
-        return table.cost(
-            model,
-            int(attrs.get("tokens_in") or 0),
-            int(attrs.get("tokens_out") or 0),
-            int(attrs.get("tokens_cache_read") or 0),
-            int(attrs.get("tokens_cache_write") or 0),
-            int(attrs.get("tokens_reasoning") or 0),
-        )
+        # Counts are ints (or absent) on every span mist makes: the table takes those as they are
+        # (None counts as 0); anything else goes through int(), as user attrs may be "12" or 12.0.
+        if not ((tin is None or type(tin) is int) and (tout is None or type(tout) is int) and (cr is None or type(cr) is int)
+                and (cw is None or type(cw) is int) and (rs is None or type(rs) is int)):
+            tin, tout, cr, cw, rs = int(tin or 0), int(tout or 0), int(cr or 0), int(cw or 0), int(rs or 0)
+        return table.cost(model, tin, tout, cr, cw, rs)
     except Exception:
         return None
 

@@ -10,7 +10,7 @@ import time
 from contextvars import ContextVar
 from typing import Any, Callable, Optional, TypeVar, Union
 
-from . import _runtime
+from . import _costs, _runtime
 from ._backend import core
 from .errors import BudgetExceeded
 
@@ -161,8 +161,6 @@ class Span:
     def _cost(self, attrs: dict) -> None:
         cost = attrs.get("cost_usd")
         if cost is None and "model" in attrs and ("tokens_in" in attrs or "tokens_out" in attrs):
-            from . import _costs
-
             cost = _costs.price(attrs)
         if self._state is not None and isinstance(cost, (int, float)) and cost == cost:
             self._state.add(float(cost))
@@ -234,8 +232,6 @@ class Span:
         """This span's cost so far (given, or computed from tokens and the price table)."""
         c = self.attrs.get("cost_usd")
         if c is None and "model" in self.attrs:
-            from . import _costs
-
             c = _costs.estimate(self.attrs)
         return c
 
