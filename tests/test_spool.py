@@ -32,6 +32,13 @@ def free_port() -> int:
 
 
 def files(root: Path):
+    """The spool's files; retried when a segment vanishes mid-walk (the sink removes them as it
+    delivers, concurrently with this listing)."""
+    for _ in range(50):
+        try:
+            return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        except FileNotFoundError:
+            time.sleep(0.01)
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
