@@ -144,3 +144,14 @@ def test_generated_emit_span_calls_agree_across_cores():
     assert len(out["native"]) == len(calls)
     for a, b, call in zip(out["native"], out["python"], calls):
         assert a == b, call
+
+
+@pytest.mark.skipif("native" not in cores(), reason="native extension not built")
+def test_bad_ids_are_counted_on_every_span_on_both_cores():
+    """A bad id (a lone surrogate) is replaced and counted each time it is written, not once."""
+    c = cores()
+    before = {n: core.stats()["bad_values"].get("surrogate", 0) for n, core in c.items()}
+    out = _emit_on_each_core([(("op", 1, 2), dict(trace_id="\ud800" + "a" * 31, span_id="b" * 16))] * 3)
+    assert out["native"] == out["python"] and len(out["native"]) == 3
+    for name, core in c.items():
+        assert core.stats()["bad_values"].get("surrogate", 0) - before[name] == 3, name

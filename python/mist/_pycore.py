@@ -376,11 +376,15 @@ _ID_JSON: Dict[str, str] = {}  # recent trace/parent ids → JSON text (they rep
 
 
 def _id_json(v: str) -> str:
-    j = '"' + v + '"' if len(v) <= 64 and v.isascii() and v.isalnum() else _jsonw.string(v)
-    if len(_ID_JSON) >= 4096:
-        _ID_JSON.clear()
-    _ID_JSON[v] = j
-    return j
+    """An id's JSON text; clean short ids are cached (others are encoded every time, so their
+    replacements are counted every time, as the native core counts them)."""
+    if len(v) <= 64 and v.isascii() and v.isalnum():
+        j = '"' + v + '"'
+        if len(_ID_JSON) >= 4096:
+            _ID_JSON.clear()
+        _ID_JSON[v] = j
+        return j
+    return _jsonw.string(v)
 
 
 def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None,
