@@ -101,26 +101,16 @@ class MistDetector:
         return False
 
 
-class ChangepointsDetector:
+class ChangepointsDetector(MistDetector):
     """What ``mist.alerts.changepoints`` runs: its own detector factory (the budget split evenly
     between the directions), re-baselined after each alarm as ``changepoints`` does."""
 
-    __slots__ = ("det",)
+    __slots__ = ()
 
     def __init__(self, kind: str, sensitivity: float = 1.0) -> None:
-        try:
-            from mist.alerts import changepoint_detector
-        except Exception:  # pragma: no cover - only while the package is half-built
-            self.det = MistDetector(kind, 0, sensitivity).det
-        else:
-            self.det = changepoint_detector(kind, sensitivity)
+        from mist.alerts import changepoint_detector
 
-    def update(self, x: float) -> bool:
-        det = self.det
-        if det.update(x):
-            det.rebaseline()
-            return True
-        return False
+        self.det = changepoint_detector(kind, sensitivity)
 
 
 class StaticThreshold:

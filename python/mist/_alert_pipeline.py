@@ -116,18 +116,11 @@ def process(drain: bool = False) -> int:
 
             eng = engine()
             before = fired
-            for p in obs:
+            feeds = [(eng.observe, (p, p.get("end_ns")), {}) for p in obs]
+            feeds += [(eng.observe_eval, (p, ts), {"operation": op, "model": model}) for p, op, model, ts in evs]
+            for feed, args, kw in feeds:
                 try:
-                    alerts = eng.observe(p, p.get("end_ns"))
-                except Exception:
-                    counters["errors"] += 1
-                    continue
-                for a in alerts:
-                    deliver(a)
-                    fired += 1
-            for p, op, model, ts in evs:
-                try:
-                    alerts = eng.observe_eval(p, ts, operation=op, model=model)
+                    alerts = feed(*args, **kw)
                 except Exception:
                     counters["errors"] += 1
                     continue

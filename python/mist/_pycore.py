@@ -354,6 +354,16 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
     merged = attrs
     if priced and cfg.pricer is not None and "cost_usd" not in merged:
         _price(merged, cfg)
+    # The common shape (str ids and names, int times, a plain dict) takes one % format; anything
+    # else, and a span over the size limit, goes the general way below, with the same bytes.
+    if (type(trace_id) is str and type(span_id) is str and type(operation) is str and type(status) is str
+            and type(start_ns) is int and type(end_ns) is int and (parent_id is None or type(parent_id) is str)
+            and (merged is None or type(merged) is dict)):
+        line = _common_line(cfg, trace_id, span_id, parent_id, operation, start_ns, end_ns, status, merged)
+        if line is not None:
+            if _push(line, cfg) and cfg.observe:
+                _observe(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, merged)
+            return
     head = '{"version":"1","id":"%s","source":%s,"type":"trace.span","timestamp_ns":%d,"payload":' % (
         new_trace_id(), cfg.source, time.time_ns())
     _jsonw.reset_budget()
@@ -372,7 +382,7 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
         _observe(trace_id, span_id, parent_id, operation, start_ns, end_ns, status, merged)
 
 
-_ID_JSON: Dict[str, str] = {}  # recent trace/parent ids → JSON text (they repeat within a trace)
+_ID_JSON: Dict[str, str] = {}  # recent clean ids → JSON text (trace and parent ids repeat)
 
 
 def _id_json(v: str) -> str:
@@ -387,13 +397,37 @@ def _id_json(v: str) -> str:
     return _jsonw.string(v)
 
 
+def _common_line(cfg, trace_id, span_id, parent_id, operation, start_ns, end_ns, status, attrs) -> Optional[bytes]:
+    """The line of a span of the common shape in one % format (generated ``span_line``), or None
+    when its attrs are too large: the general path then writes it with its attrs dropped."""
+    aj = ""
+    if attrs:
+        _tl.budget = _NODE_BUDGET
+        try:
+            aj = _obj(attrs, 1)
+        except EncodeTooLarge:
+            return None
+    strs = _STRS
+    line = _span_line(new_trace_id(), cfg.source, _time_ns(), _ID_JSON.get(trace_id) or _id_json(trace_id),
+                      _id_json(span_id), (_ID_JSON.get(parent_id) or _id_json(parent_id)) if parent_id else "",
+                      strs.get(operation) or _fast_string(operation), start_ns, end_ns,
+                      strs.get(status) or _fast_string(status), aj).encode()
+    return line if len(line) <= MAX_MESSAGE_BYTES else None
+
+
+_tl = _jsonw._tl
+_NODE_BUDGET = _jsonw.NODE_BUDGET
+_obj = _jsonw.obj
+_STRS = _jsonw._STRS
+_fast_string = _jsonw.fast_string
+_span_line = _generated.span_line
+_time_ns = time.time_ns
+
+
 def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, parent_id=None, status=None,
               model=None, provider=None, tokens_in=None, tokens_out=None, cost_usd=None, attrs=None):
     if span_id is None:
-        try:
-            span_id = _span_ids.pop()
-        except IndexError:
-            span_id = _refill(_span_ids, 16)
+        span_id = new_span_id()
     try:
         if type(attrs) is dict:
             merged = attrs.copy()
@@ -414,49 +448,10 @@ def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, paren
             merged["tokens_in"] = tokens_in
         if tokens_out is not None:
             merged["tokens_out"] = tokens_out
-        cfg = _cfg
-        # The common shape (str ids and names, int times, no sampling) takes one % format;
-        # anything else goes the general way, with the same bytes.
-        if (cfg is None or type(trace_id) is not str or type(operation) is not str or type(start_ns) is not int
-                or type(end_ns) is not int or cfg.sample != _U64 or (status is not None and type(status) is not str)
-                or (parent_id is not None and type(parent_id) is not str) or type(span_id) is not str):
-            _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, True)
-            return span_id
-        if cfg.pricer is not None and "cost_usd" not in merged:
-            _price(merged, cfg)
-        aj = ""
-        if merged:
-            _tl.budget = _NODE_BUDGET
-            try:
-                aj = _obj(merged, 1)
-            except EncodeTooLarge:  # the general path writes the span with its attrs dropped
-                _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, False)
-                return span_id
-        strs = _STRS
-        try:
-            eid = _trace_ids.pop()
-        except IndexError:
-            eid = _refill(_trace_ids, 32)
-        line = _span_line(eid, cfg.source, _time_ns(), _ID_JSON.get(trace_id) or _id_json(trace_id),
-                          _id_json(span_id), (_ID_JSON.get(parent_id) or _id_json(parent_id)) if parent_id else "",
-                          strs.get(operation) or _fast_string(operation), start_ns, end_ns,
-                          '"ok"' if status is None else (strs.get(status) or _fast_string(status)), aj).encode()
-        if len(line) > MAX_MESSAGE_BYTES:  # the general path drops the attrs, as native does
-            _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, False)
-        elif _push(line, cfg) and cfg.observe:
-            _observe(trace_id, span_id, parent_id, operation, start_ns, end_ns, "ok" if status is None else status, merged)
+        _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, merged, True)
     except Exception:
         _counters["dropped_encode_error"] += 1
     return span_id
-
-
-_tl = _jsonw._tl
-_NODE_BUDGET = _jsonw.NODE_BUDGET
-_obj = _jsonw.obj
-_STRS = _jsonw._STRS
-_fast_string = _jsonw.fast_string
-_span_line = _generated.span_line
-_time_ns = time.time_ns
 
 
 def emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs):

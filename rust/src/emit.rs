@@ -506,7 +506,7 @@ unsafe extern "C" fn emit_span_fastcall(
             ("tokens_in", nn(tokens_in)),
             ("tokens_out", nn(tokens_out)),
         ];
-        emit_impl(py, &op, &start, &end, nn(trace_id), nn(span_id), nn(parent_id), nn(status), &kw, nn(attrs))
+        emit_impl(py, &op, &start, &end, trace_id, span_id, parent_id, status, &kw, attrs) // None is filtered there
     });
     match std::panic::catch_unwind(run) {
         Ok(Ok(v)) => v.into_ptr(),
