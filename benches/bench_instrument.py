@@ -100,7 +100,49 @@ def _calls(plain_oai: Any, traced_oai: Any, plain_ant: Any, traced_ant: Any) -> 
     }
 
 
-def _clients(srv: LLMServer) -> Tuple[Callable[[], Any], Callable[[], Any]]:
+class ServerProcess:
+    """The loopback server in its own process (``tests/llm_server.py``), as a real API is: its
+    threads do not share this process's GIL, interpreter state or the caller's core's caches with
+    the code being measured. ``--in-process-server`` runs it as a thread here instead."""
+
+    def __init__(self, latency_s: float) -> None:
+        self.latency_s = latency_s
+        self.proc: Optional[subprocess.Popen] = None
+        self.url = ""
+
+    def __enter__(self) -> "ServerProcess":
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "llm_server.py"), "--latency-ms",
+                                      str(self.latency_s * 1e3)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            raise SystemExit("the loopback server did not start")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(10)
+
+    @property
+    def openai_url(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def anthropic_url(self) -> str:
+        return self.url
+
+
+def _server(latency_s: float, in_process: bool) -> Any:
+    if in_process:
+        srv = LLMServer(latency_s=latency_s)
+        srv.record = False
+        return srv
+    return ServerProcess(latency_s)
+
+
+def _clients(srv: Any) -> Tuple[Callable[[], Any], Callable[[], Any]]:
     def oai() -> Any:
         return openai.OpenAI(base_url=srv.openai_url, api_key="sk-bench", max_retries=0,
                              http_client=openai.DefaultHttpxClient(verify=False))
@@ -344,12 +386,23 @@ def _callgrind_child(calls: int, labels_out: str) -> int:
     return 0
 
 
-def _callgrind_ir(path: str) -> int:
+def _callgrind_events(path: str) -> Dict[str, int]:
+    """The event totals of one callgrind dump: Ir and, with the cache simulation, the misses."""
+    names: List[str] = []
     with open(path) as f:
         for line in f:
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
+            if line.startswith("events:"):
+                names = line.split()[1:]
+            elif line.startswith(("summary:", "totals:")):
+                return dict(zip(names, (int(x) for x in line.split()[1:])))
     raise ValueError(f"{path}: no summary line")
+
+
+def _cycles(ev: Dict[str, float]) -> float:
+    """cachegrind's rough cycle estimate: an instruction is 1, an L1 miss 10, a last-level miss 100."""
+    l1 = ev.get("I1mr", 0) + ev.get("D1mr", 0) + ev.get("D1mw", 0)
+    ll = ev.get("ILmr", 0) + ev.get("DLmr", 0) + ev.get("DLmw", 0)
+    return ev["Ir"] + 10 * l1 + 100 * ll
 
 
 def run_callgrind(calls: int) -> Dict[str, Any]:
@@ -358,7 +411,10 @@ def run_callgrind(calls: int) -> Dict[str, Any]:
         raise SystemExit("--callgrind needs valgrind on PATH")
     with tempfile.TemporaryDirectory(prefix="mist-callgrind-") as tmp:
         labels_path = os.path.join(tmp, "labels.json")
-        cmd = [valgrind, "--tool=callgrind", "--separate-threads=yes", "--zero-before=getppid", "--dump-before=getpgrp",
+        # the cache simulation (L1 32 KiB, last level 8 MiB) counts the misses that make the same
+        # instructions slower after an SDK call than in a warm loop
+        cmd = [valgrind, "--tool=callgrind", "--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64",
+               "--separate-threads=yes", "--zero-before=getppid", "--dump-before=getpgrp",
                f"--callgrind-out-file={tmp}/cg.%p", sys.executable, str(Path(__file__).resolve()),
                "--callgrind-child", "--calls", str(calls), "--labels-out", labels_path]
         proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -371,33 +427,44 @@ def run_callgrind(calls: int) -> Dict[str, Any]:
         for p in glob.glob(os.path.join(tmp, "cg.*.*-01")):
             part = p.rsplit(".", 1)[1].split("-")[0]
             if part.isdigit():
-                parts[int(part)] = _callgrind_ir(p)
+                parts[int(part)] = _callgrind_events(p)
         if len(parts) < len(labels):
             raise SystemExit(f"callgrind: {len(parts)} dumps for {len(labels)} windows")
-        per_call = {lab["label"]: parts[i + 1] / lab["calls"] for i, lab in enumerate(labels)}
+        per_call = {lab["label"]: {k: v / lab["calls"] for k, v in parts[i + 1].items()} for i, lab in enumerate(labels)}
     out: Dict[str, Any] = {"calls_per_window": calls, "end_to_end": {}, "in_process_warm": {}}
+
+    def added(traced: Dict[str, float], base: Dict[str, float]) -> Dict[str, float]:
+        l1 = sum(traced.get(k, 0) - base.get(k, 0) for k in ("I1mr", "D1mr", "D1mw"))
+        ll = sum(traced.get(k, 0) - base.get(k, 0) for k in ("ILmr", "DLmr", "DLmw"))
+        return {"added_ir": traced["Ir"] - base["Ir"], "added_l1_misses": l1, "added_ll_misses": ll,
+                "added_cycles_est": _cycles(traced) - _cycles(base)}
+
     for key in per_call:
         name, kind = key.split(":")
         if kind == "plain":
             plain, traced = per_call[key], per_call[name + ":traced"]
-            out["end_to_end"][name] = {"plain_ir": plain, "traced_ir": traced, "added_ir": traced - plain,
-                                       "added_pct": 100.0 * (traced - plain) / plain}
+            out["end_to_end"][name] = dict(added(traced, plain), plain_ir=plain["Ir"], traced_ir=traced["Ir"],
+                                           added_pct=100.0 * (traced["Ir"] - plain["Ir"]) / plain["Ir"])
         elif kind == "hot_baseline":
-            out["in_process_warm"][name] = {"added_ir": per_call[name + ":hot_traced"] - per_call[key]}
+            out["in_process_warm"][name] = added(per_call[name + ":hot_traced"], per_call[key])
     return out
 
 
 def print_callgrind(res: Dict[str, Any]) -> None:
-    print(f"mist.instrument: instructions per call executed by the calling thread (valgrind --tool=callgrind, "
+    print(f"mist.instrument: per call, executed by the calling thread (valgrind --tool=callgrind --cache-sim=yes, "
           f"{res['calls_per_window']} calls per window)")
+    print("cycles est. = Ir + 10 x L1 misses + 100 x last-level misses (cachegrind's rough model)")
     print()
-    print(f"{'end to end':<22}{'plain Ir':>12}{'traced Ir':>12}{'added Ir':>11}{'added %':>9}")
+    head = f"{'added Ir':>11}{'L1 miss':>9}{'LL miss':>9}{'cycles est.':>13}"
+    print(f"{'end to end':<22}{'plain Ir':>12}{'traced Ir':>12}{head}{'Ir %':>8}")
     for name, r in res["end_to_end"].items():
-        print(f"{name:<22}{r['plain_ir']:>12,.0f}{r['traced_ir']:>12,.0f}{r['added_ir']:>+11,.0f}{r['added_pct']:>8.2f}%")
+        print(f"{name:<22}{r['plain_ir']:>12,.0f}{r['traced_ir']:>12,.0f}{r['added_ir']:>+11,.0f}{r['added_l1_misses']:>+9,.0f}"
+              f"{r['added_ll_misses']:>+9,.0f}{r['added_cycles_est']:>+13,.0f}{r['added_pct']:>7.2f}%")
     print()
-    print(f"{'in process (warm)':<22}{'added Ir':>12}")
+    print(f"{'in process (warm)':<22}{head}")
     for name, r in res["in_process_warm"].items():
-        print(f"{name:<22}{r['added_ir']:>+12,.0f}")
+        print(f"{name:<22}{r['added_ir']:>+11,.0f}{r['added_l1_misses']:>+9,.0f}{r['added_ll_misses']:>+9,.0f}"
+              f"{r['added_cycles_est']:>+13,.0f}")
 
 
 # ------------------------------------------------------------------------------------- main

@@ -562,3 +562,23 @@ def serve(**kwargs: Any) -> LLMServer:
 
 __all__ = ["LLMServer", "Recorded", "serve", "SNAPSHOTS", "DEFAULT_TEXT", "CHAT_USAGE", "RESPONSES_USAGE",
            "ANTHROPIC_USAGE", "EMBEDDING_USAGE"]
+
+
+def main() -> None:
+    """``python tests/llm_server.py [--latency-ms MS]``: serve in this process (the benchmarks run
+    the server out of the measured process, as a real API is). Prints the URL, serves until its
+    standard input closes."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--latency-ms", type=float, default=0.0)
+    args = ap.parse_args()
+    with LLMServer(latency_s=args.latency_ms / 1e3) as srv:
+        srv.record = False
+        print(srv.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

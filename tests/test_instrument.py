@@ -650,7 +650,8 @@ def test_a_failure_inside_instrumentation_never_breaks_the_call(cap, srv, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("instrumentation bug")
 
-    monkeypatch.setattr(instrument_module._Call, "__init__", broken)
+    monkeypatch.setattr(instrument_module._Call, "__init__", broken)  # the general path (streams, helpers)
+    monkeypatch.setattr(instrument_module, "Span", broken)  # and the common call's
     assert client.chat.completions.create(**chat_kwargs()).choices[0].message.content == srv.text
     assert "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**chat_kwargs(stream=True))) == srv.text
     with aclient.messages.stream(**msg_kwargs()) as s:

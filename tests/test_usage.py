@@ -391,6 +391,14 @@ def _variants() -> List[Any]:
     return out
 
 
+def _native_core() -> Any:
+    try:
+        from mist import _native
+    except ImportError:  # pragma: no cover
+        return None
+    return _native
+
+
 def test_fast_path_agrees_with_the_general_path() -> None:
     """``from_response`` answers chat completions and messages from a fast path; for every input it
     takes, the general path must give the same attrs, in the same order."""
@@ -414,14 +422,23 @@ def test_fast_path_agrees_with_the_general_path() -> None:
     assert shadowed.__pydantic_extra__ is not None
     shadowed.__pydantic_extra__["model"] = "not-the-field"  # a declared field wins over an extra of that name
     objs.append(shadowed)
-    taken = 0
+    native = _native_core()
+    taken = native_taken = 0
     for obj in objs:
         fast = usage._from_chat_or_message(obj)
         general = usage._from_response(obj)
         if fast is not None:
             taken += 1
             assert list(fast.items()) == list(general.items()), obj
+        if native is not None:
+            nat = native.read_usage(obj)  # the native twin: the same answer, or None (left to Python)
+            if nat is not None:
+                native_taken += 1
+                assert list(nat.items()) == list(general.items()), obj
         assert from_response(obj) == general
+    if native is not None:
+        assert native_taken > len(objs) // 3
+        assert native.USAGE_VIEW_NAMES == list(usage._VIEW_NAMES)
     assert isinstance(openai.__version__, str)
     # the fast path does serve the real SDK objects and dicts (not only None everywhere)
     for obj in (CHAT, MESSAGE, ChatCompletion.model_validate(CHAT), Message.model_validate(MESSAGE)):
@@ -737,3 +754,48 @@ def test_anthropic_sdk_message_stream_helper() -> None:
     assert acc.attrs() == ANTHROPIC_STREAM_ATTRS
     assert acc.text == "Hello!"
     assert from_response(final) == ANTHROPIC_STREAM_ATTRS
+
+
+def test_record_usage_and_price_attrs_agree_with_python() -> None:
+    """The traced call's native ``record_usage`` (read + merge + price) and the active core's
+    ``price_attrs`` give the attrs the Python path gives (``from_response``, merge, ``_costs.price``),
+    or decline (False / None) and leave the attrs untouched."""
+    import mist
+    from mist import _costs, instrumentation
+    from mist._backend import core
+
+    mist.configure("null://")
+    native = _native_core() if mist.backend == "native" else None
+    docs = _variants()
+    for d in docs[:]:
+        for model in ("gpt-4o-mini", "claude-sonnet-4-5", "no-such-model-xyz", 7):
+            docs.append({**d, "model": model})
+    priced = recorded = 0
+    for family, fixed in (("openai", False), ("anthropic", False), ("openai", True)):
+        info = instrumentation._ClientInfo(family, False, family, fixed, True)
+        for doc in docs:
+            for obj in (doc, ns(doc)):
+                want: Dict[str, Any] = {"latency_ms": 1.5}
+                instrumentation._merge(want, from_response(obj), info)
+                plain = dict(want)
+                if "model" in want and ("tokens_in" in want or "tokens_out" in want):
+                    _costs.price(want)
+                if native is not None:
+                    got = {"latency_ms": 1.5}
+                    if native.record_usage(obj, got, family, fixed):
+                        recorded += 1
+                        if "cost_usd" not in got and "model" in got and ("tokens_in" in got or "tokens_out" in got):
+                            _costs.price(got)  # declined to price (unknown model): Python flags it
+                        assert got == want, obj
+                    else:
+                        assert got == {"latency_ms": 1.5}
+                attrs = dict(plain)
+                cost = core.price_attrs(attrs)
+                if cost is None:
+                    assert attrs == plain
+                else:
+                    priced += 1
+                    assert attrs == want and cost == want["cost_usd"], obj
+    assert priced > 100
+    if native is not None:
+        assert recorded > len(docs) // 2

@@ -37,6 +37,17 @@ def emit(
     attrs: Optional[Dict[str, Any]],
 ) -> str: ...
 def new_span_id() -> str: ...
+def read_usage(obj: Any) -> Optional[Dict[str, Any]]:
+    """``usage._from_chat_or_message`` natively (None: any other shape, or one left to Python).
+    Native only: the pure core reads responses with ``mist.usage`` itself."""
+def price_attrs(attrs: Dict[str, Any]) -> Optional[float]:
+    """Set and return ``cost_usd`` for a str model and int counts; None (attrs untouched) otherwise."""
+
+def record_usage(result: Any, attrs: Dict[str, Any], family: str, provider_fixed: bool) -> bool:
+    """``read_usage`` into span attrs (provider kept only when it adds to the client's), then
+    ``price_attrs``. Native only; False, attrs untouched, when Python must read ``result``."""
+
+USAGE_VIEW_NAMES: List[str]
 def new_trace_id() -> str: ...
 def now_ns() -> int: ...
 def configure(

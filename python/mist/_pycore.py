@@ -146,10 +146,7 @@ def _price(merged: dict, cfg: _Config) -> None:
     if model in _prices:
         p = _prices[model]
     else:
-        r = cfg.pricer(model)
-        p = tuple(float(x) for x in r) if r is not None else None
-        if len(_prices) < 4096:
-            _prices[model] = p
+        p = _per_million(model, cfg)
         if p is None and cfg.on_unpriced is not None:
             try:
                 cfg.on_unpriced(model)
@@ -164,6 +161,50 @@ def _price(merged: dict, cfg: _Config) -> None:
     fresh = max((tin or 0) - cr - cw, 0)
     plain = max((tout or 0) - rs, 0)
     merged["cost_usd"] = (float(fresh) * p[0] + float(plain) * p[1] + float(cr) * p[2] + float(cw) * p[3] + float(rs) * p[4]) / 1e6
+
+
+def _per_million(model: str, cfg: _Config) -> Any:
+    """The model's 5 prices per million tokens, cached per model name (None: no price)."""
+    if model in _prices:
+        return _prices[model]
+    r = cfg.pricer(model)
+    p = tuple(float(x) for x in r) if r is not None else None
+    if len(_prices) < 4096:
+        _prices[model] = p
+    return p
+
+
+_I64 = 1 << 63
+
+
+def price_attrs(attrs: dict) -> Optional[float]:
+    """``_costs.price`` for span attrs with a str model and exact-int counts (twin of the native
+    one): sets ``cost_usd`` and returns it; None, attrs untouched, in every other case (no table,
+    no counts, an unknown model, any other value): the Python pricer then decides."""
+    cfg = _cfg
+    if cfg is None or cfg.pricer is None:
+        return None
+    model = attrs.get("model")
+    if type(model) is not str:
+        return None
+    counts = []
+    for key in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning"):
+        v = attrs.get(key)
+        if v is not None and not (type(v) is int and -_I64 <= v < _I64):
+            return None
+        counts.append(v)
+    tin, tout, cr, cw, rs = counts
+    if tin is None and tout is None:
+        return None
+    p = _per_million(model, cfg)
+    if p is None:
+        return None
+    cr, cw, rs = cr or 0, cw or 0, rs or 0
+    fresh = max((tin or 0) - cr - cw, 0)
+    plain = max((tout or 0) - rs, 0)
+    cost = (float(fresh) * p[0] + float(plain) * p[1] + float(cr) * p[2] + float(cw) * p[3] + float(rs) * p[4]) / 1e6
+    attrs["cost_usd"] = cost
+    return cost
 
 
 # ---- the buffer ----

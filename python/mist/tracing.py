@@ -23,6 +23,7 @@ _now = time.time_ns
 _emit = core.emit
 _new_span_id = core.new_span_id
 _new_trace_id = core.new_trace_id
+_price_attrs = core.price_attrs
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 MAX_ERROR_CHARS = 2048
 
@@ -161,7 +162,11 @@ class Span:
     def _cost(self, attrs: dict) -> None:
         cost = attrs.get("cost_usd")
         if cost is None and "model" in attrs and ("tokens_in" in attrs or "tokens_out" in attrs):
-            cost = _costs.price(attrs)
+            # the core prices the common case (str model, int counts) from its per-model cache;
+            # the rest, and an unknown model (flagged unpriced, alerted once), take _costs.price
+            cost = _price_attrs(attrs)
+            if cost is None:
+                cost = _costs.price(attrs)
         if self._state is not None and isinstance(cost, (int, float)) and cost == cost:
             self._state.add(float(cost))
 

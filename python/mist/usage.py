@@ -246,7 +246,7 @@ def from_response(obj: Any) -> Dict[str, Any]:
     usage block (``response.usage``) is accepted too. Never raises.
     """
     try:
-        found = _from_chat_or_message(obj)
+        found = _fast_read(obj)
         if found is not None:
             return found
     except Exception:
@@ -699,3 +699,14 @@ class AnthropicStreamUsage(_StreamBase):
             self._merge_usage_attrs(from_response(event))
         # "text", "thinking", "input_json", "citation" helper events repeat the raw
         # content_block_delta that MessageStream yields just before them: ignored.
+
+
+def _select_fast_read() -> Callable[[Any], Optional[Dict[str, Any]]]:
+    """The native reader of the two common shapes when the extension runs (the same answers,
+    None for anything it leaves to Python), else the Python one."""
+    from ._backend import core
+
+    return getattr(core, "read_usage", None) or _from_chat_or_message
+
+
+_fast_read = _select_fast_read()

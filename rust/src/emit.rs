@@ -121,11 +121,46 @@ fn count(v: Option<&Bound<'_, PyAny>>) -> Option<i64> {
     v.filter(|v| v.is_exact_instance_of::<PyInt>()).and_then(|v| v.extract::<i64>().ok())
 }
 
+/// USD per million tokens of `model` (input, output, cache read, cache write, reasoning) from the
+/// configured price table, cached per model name; None when it has no price. `notify` calls the
+/// configured `on_unpriced` the first time a model is found unpriced.
+pub(crate) fn price_per_million(py: Python<'_>, cfg: &Config, model: &Bound<'_, PyString>, notify: bool) -> PyResult<Option<[f64; 5]>> {
+    let Some(pricer) = &cfg.pricer else { return Ok(None) };
+    let key = jsonw::str_bytes(model)?.bytes().to_vec();
+    let cached = {
+        let g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_ref().and_then(|m| m.get(&key).copied())
+    };
+    if let Some(p) = cached {
+        return Ok(p);
+    }
+    let r = pricer.bind(py).call1((model,))?;
+    let p: Option<[f64; 5]> = if r.is_none() { None } else { r.extract::<(f64, f64, f64, f64, f64)>().ok().map(|t| [t.0, t.1, t.2, t.3, t.4]) };
+    let mut g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
+    let m = g.get_or_insert_with(Default::default);
+    if m.len() < 4096 {
+        m.insert(key, p);
+    }
+    drop(g);
+    if p.is_none() && notify {
+        if let Some(cb) = &cfg.on_unpriced {
+            let _ = cb.bind(py).call1((model,));
+        }
+    }
+    Ok(p)
+}
+
+/// `PriceTable.cost`'s formula (same float order): counts in, USD out.
+pub(crate) fn cost_of(p: &[f64; 5], tin: i64, tout: i64, cr: i64, cw: i64, rs: i64) -> f64 {
+    let fresh = tin.saturating_sub(cr).saturating_sub(cw).max(0);
+    let plain = tout.saturating_sub(rs).max(0);
+    (fresh as f64 * p[0] + plain as f64 * p[1] + cr as f64 * p[2] + cw as f64 * p[3] + rs as f64 * p[4]) / 1e6
+}
+
 /// emit_span's cost: when tokens and a model are given but no cost, price them (same formula and
 /// float order as `PriceTable.cost`), else mark the span `unpriced: true`.
 fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bound<'py, PyAny>)>, added: &mut Option<(&'static str, Bound<'py, PyAny>)>) -> PyResult<()> {
-    let Some(pricer) = &cfg.pricer else { return Ok(()) };
-    if find(items, "cost_usd").is_some() {
+    if cfg.pricer.is_none() || find(items, "cost_usd").is_some() {
         return Ok(());
     }
     let Some(model) = find(items, "model").and_then(|m| m.cast_exact::<PyString>().ok()).cloned() else {
@@ -136,38 +171,13 @@ fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bou
     if tin.is_none() && tout.is_none() {
         return Ok(());
     }
-    let key = jsonw::str_bytes(&model)?.bytes().to_vec();
-    let cached = {
-        let g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
-        g.as_ref().and_then(|m| m.get(&key).copied())
-    };
-    let p = match cached {
-        Some(p) => p,
-        None => {
-            let r = pricer.bind(py).call1((&model,))?;
-            let p: Option<[f64; 5]> = if r.is_none() { None } else { r.extract::<(f64, f64, f64, f64, f64)>().ok().map(|t| [t.0, t.1, t.2, t.3, t.4]) };
-            let mut g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
-            let m = g.get_or_insert_with(Default::default);
-            if m.len() < 4096 {
-                m.insert(key, p);
-            }
-            drop(g);
-            if p.is_none() {
-                if let Some(cb) = &cfg.on_unpriced {
-                    let _ = cb.bind(py).call1((&model,));
-                }
-            }
-            p
-        }
-    };
+    let p = price_per_million(py, cfg, &model, true)?;
     match p {
         Some(p) => {
             let cr = count(find(items, "tokens_cache_read")).unwrap_or(0);
             let cw = count(find(items, "tokens_cache_write")).unwrap_or(0);
             let rs = count(find(items, "tokens_reasoning")).unwrap_or(0);
-            let fresh = (tin.unwrap_or(0) - cr - cw).max(0);
-            let plain = (tout.unwrap_or(0) - rs).max(0);
-            let c = (fresh as f64 * p[0] + plain as f64 * p[1] + cr as f64 * p[2] + cw as f64 * p[3] + rs as f64 * p[4]) / 1e6;
+            let c = cost_of(&p, tin.unwrap_or(0), tout.unwrap_or(0), cr, cw, rs);
             let v = pyo3::types::PyFloat::new(py, c).into_any();
             *added = Some(("cost_usd", v.clone()));
             items.push((StrBytes::Borrowed(b"cost_usd"), v));

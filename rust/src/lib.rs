@@ -11,6 +11,7 @@ mod generated;
 mod ids;
 mod jsonw;
 mod otlp;
+mod usage;
 mod validate;
 
 use jsonw::Enc;
@@ -222,6 +223,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     emit::register(m)?;
     m.add_function(wrap_pyfunction!(emit::emit, m)?)?;
     m.add_function(wrap_pyfunction!(new_span_id, m)?)?;
+    m.add_function(wrap_pyfunction!(usage::read_usage, m)?)?;
+    m.add_function(wrap_pyfunction!(usage::price_attrs, m)?)?;
+    m.add_function(wrap_pyfunction!(usage::record_usage, m)?)?;
+    m.add("USAGE_VIEW_NAMES", usage::VIEW_NAMES.to_vec())?;
     m.add_function(wrap_pyfunction!(new_trace_id, m)?)?;
     m.add_function(wrap_pyfunction!(now_ns, m)?)?;
     m.add_function(wrap_pyfunction!(configure, m)?)?;

@@ -1,0 +1,314 @@
+//! The traced call's answer, read natively: `read_usage` is the twin of Python's
+//! `usage._from_chat_or_message` (OpenAI Chat Completions and Anthropic Messages, SDK objects or
+//! dicts), and `price_attrs` the twin of `_costs.price` for spans whose counts are plain ints.
+//!
+//! Both run right after a network call, when little of mist is in the CPU caches: one native call
+//! touches far less memory than the ~40 Python calls it replaces. Anything unusual (a float count,
+//! an enum finish reason, a list subclass, an unknown model) is left to the Python code, which
+//! gives the answer for it: these functions return None, never a different answer.
+use std::sync::Mutex;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::core;
+use crate::emit::{cost_of, price_per_million};
+
+/// Every name the reader looks up, on any object (`usage._VIEW_NAMES`; a test checks they match).
+pub const VIEW_NAMES: [&str; 26] = [
+    "usage_metadata", "usageMetadata", "usage", "model", "object", "type", "choices", "x_groq", "stop_reason",
+    "finish_reason", "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details",
+    "cached_tokens", "cache_write_tokens", "reasoning_tokens", "prompt_cache_hit_tokens", "prompt_cache_miss_tokens",
+    "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+    "index", "delta", "text",
+];
+
+/// Not a shape read here: the Python reader decides.
+struct Pass;
+type R<T> = Result<T, Pass>;
+
+impl From<PyErr> for Pass {
+    fn from(_: PyErr) -> Self {
+        Pass
+    }
+}
+
+/// type → whether its instances' fields can be read from `__dict__` (a pydantic model whose class
+/// defines none of `VIEW_NAMES` as attributes). A response has a handful of types, so a short list
+/// scanned by address beats hashing; each type is held so its address is never reused.
+static VIEWABLE: Mutex<Vec<(usize, bool, Py<PyAny>)>> = Mutex::new(Vec::new());
+
+/// The fields of one object: a dict (its own, or a pydantic model's) or nothing (None).
+enum View<'py> {
+    Empty,
+    Dict(Bound<'py, PyDict>),
+}
+
+impl<'py> View<'py> {
+    /// `view.get(name)`, with a None value read as absent (as Python's `.get` makes no difference).
+    fn get(&self, name: &Bound<'py, PyString>) -> R<Option<Bound<'py, PyAny>>> {
+        match self {
+            View::Empty => Ok(None),
+            View::Dict(d) => Ok(d.get_item(name)?.filter(|v| !v.is_none())),
+        }
+    }
+}
+
+fn viewable(obj: &Bound<'_, PyAny>) -> R<bool> {
+    let cls = obj.get_type();
+    let key = cls.as_ptr() as usize;
+    if let Some(&(_, ok, _)) = VIEWABLE.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|e| e.0 == key) {
+        return Ok(ok);
+    }
+    let mut ok = cls.hasattr(intern!(obj.py(), "__pydantic_fields__"))?;
+    for n in VIEW_NAMES {
+        if !ok {
+            break;
+        }
+        ok = !cls.hasattr(n)?;
+    }
+    let mut g = VIEWABLE.lock().unwrap_or_else(|e| e.into_inner());
+    if g.len() < 64 && !g.iter().any(|e| e.0 == key) {
+        g.push((key, ok, cls.into_any().unbind()));
+    }
+    Ok(ok)
+}
+
+/// The instance dict, straight from the object (no attribute lookup through the type, which
+/// for a pydantic model goes through its `__getattr__` hook).
+fn instance_dict<'py>(obj: &Bound<'py, PyAny>) -> R<Bound<'py, PyAny>> {
+    // SAFETY: PyObject_GenericGetDict (stable ABI since 3.10) returns a new reference or NULL with
+    // an exception set (an object without an instance dict).
+    unsafe {
+        let d = pyo3::ffi::PyObject_GenericGetDict(obj.as_ptr(), std::ptr::null_mut());
+        Bound::from_owned_ptr_or_err(obj.py(), d).map_err(|_| Pass)
+    }
+}
+
+/// `usage._view`: None → Empty; a dict → itself; a viewable model → its fields (extra fields under
+/// the declared ones); anything else → Pass.
+fn view<'py>(obj: Option<&Bound<'py, PyAny>>) -> R<View<'py>> {
+    let Some(obj) = obj else { return Ok(View::Empty) };
+    if let Ok(d) = obj.cast_exact::<PyDict>() {
+        return Ok(View::Dict(d.clone()));
+    }
+    if !viewable(obj)? {
+        return Err(Pass);
+    }
+    let py = obj.py();
+    let fields = instance_dict(obj)?;
+    let extra = obj.getattr(intern!(py, "__pydantic_extra__"))?;
+    let fields = fields.cast_exact::<PyDict>().map_err(|_| Pass)?.clone();
+    if !extra.is_none() && extra.is_truthy()? {
+        if let Ok(extra) = extra.cast::<PyDict>() {
+            let merged = extra.copy()?;
+            merged.update(fields.as_mapping())?;
+            return Ok(View::Dict(merged));
+        }
+    }
+    Ok(View::Dict(fields))
+}
+
+/// A token count: `(value, object)` for a non-negative exact int, None for None or a negative int
+/// (what `_int` makes of them); anything else → Pass.
+fn count<'py>(v: Option<Bound<'py, PyAny>>) -> R<Option<(i64, Bound<'py, PyAny>)>> {
+    let Some(v) = v else { return Ok(None) };
+    if !v.is_exact_instance_of::<PyInt>() {
+        return Err(Pass);
+    }
+    let n: i64 = v.extract()?;
+    Ok(if n >= 0 { Some((n, v)) } else { None })
+}
+
+/// A text value: a non-empty exact str, None for None or ""; anything else → Pass.
+fn text<'py>(v: Option<Bound<'py, PyAny>>) -> R<Option<Bound<'py, PyAny>>> {
+    let Some(v) = v else { return Ok(None) };
+    let s = v.cast_exact::<PyString>().map_err(|_| Pass)?;
+    Ok(if s.is_empty()? { None } else { Some(v) })
+}
+
+/// `value == literal` for None or an exact str; anything else (which may define `__eq__`) → Pass.
+fn equals(v: Option<Bound<'_, PyAny>>, literal: &str) -> R<bool> {
+    match v {
+        None => Ok(false),
+        Some(v) => Ok(v.cast_exact::<PyString>().map_err(|_| Pass)?.to_str()? == literal),
+    }
+}
+
+fn read<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> R<Option<Bound<'py, PyDict>>> {
+    if obj.is_none() {
+        return Err(Pass);
+    }
+    let o = view(Some(obj))?;
+    if o.get(intern!(py, "usage_metadata"))?.is_some() || o.get(intern!(py, "usageMetadata"))?.is_some() {
+        return Ok(None); // Gemini
+    }
+    let Some(usage) = o.get(intern!(py, "usage"))? else { return Ok(None) };
+    let u = view(Some(&usage))?;
+    let model = text(o.get(intern!(py, "model"))?)?;
+    let attrs = PyDict::new(py);
+    if let Some(m) = model {
+        attrs.set_item(intern!(py, "model"), m)?;
+    }
+    let prompt = u.get(intern!(py, "prompt_tokens"))?;
+    let completion = u.get(intern!(py, "completion_tokens"))?;
+    if prompt.is_some() || completion.is_some() {
+        // OpenAI Chat Completions
+        let prompt = count(prompt)?;
+        let completion = count(completion)?;
+        if prompt.is_some() || completion.is_some() {
+            if let Some((_, p)) = prompt {
+                attrs.set_item(intern!(py, "tokens_in"), p)?;
+            }
+            if let Some((_, c)) = completion {
+                attrs.set_item(intern!(py, "tokens_out"), c)?;
+            }
+            let details = view(u.get(intern!(py, "prompt_tokens_details"))?.as_ref())?;
+            let reasoning_details = view(u.get(intern!(py, "completion_tokens_details"))?.as_ref())?;
+            let mut cached = count(details.get(intern!(py, "cached_tokens"))?)?;
+            if cached.is_none() {
+                cached = count(u.get(intern!(py, "prompt_cache_hit_tokens"))?)?;
+            }
+            if let Some((n, c)) = cached {
+                if n != 0 {
+                    attrs.set_item(intern!(py, "tokens_cache_read"), c)?;
+                }
+            }
+            if let Some((n, w)) = count(details.get(intern!(py, "cache_write_tokens"))?)? {
+                if n != 0 {
+                    attrs.set_item(intern!(py, "tokens_cache_write"), w)?;
+                }
+            }
+            if let Some((n, r)) = count(reasoning_details.get(intern!(py, "reasoning_tokens"))?)? {
+                if n != 0 {
+                    attrs.set_item(intern!(py, "tokens_reasoning"), r)?;
+                }
+            }
+        }
+        if u.get(intern!(py, "prompt_cache_hit_tokens"))?.is_some() || u.get(intern!(py, "prompt_cache_miss_tokens"))?.is_some() {
+            attrs.set_item(intern!(py, "provider"), intern!(py, "deepseek"))?;
+        } else if o.get(intern!(py, "x_groq"))?.is_some() {
+            attrs.set_item(intern!(py, "provider"), intern!(py, "groq"))?;
+        }
+        let first = match o.get(intern!(py, "choices"))? {
+            None => None,
+            Some(c) => {
+                if let Ok(l) = c.cast_exact::<PyList>() {
+                    if l.is_empty() { None } else { Some(l.get_item(0)?) }
+                } else if let Ok(t) = c.cast_exact::<PyTuple>() {
+                    if t.is_empty() { None } else { Some(t.get_item(0)?) }
+                } else if c.is_instance_of::<PyList>() || c.is_instance_of::<PyTuple>() {
+                    return Err(Pass);
+                } else {
+                    None
+                }
+            }
+        };
+        let choice = view(first.filter(|c| !c.is_none()).as_ref())?;
+        if let Some(f) = text(choice.get(intern!(py, "finish_reason"))?)? {
+            attrs.set_item(intern!(py, "finish_reason"), f)?;
+        }
+        return Ok(Some(attrs));
+    }
+    if equals(o.get(intern!(py, "object"))?, "response")? {
+        return Ok(None); // Responses API
+    }
+    if !(equals(o.get(intern!(py, "type"))?, "message")?
+        || o.get(intern!(py, "stop_reason"))?.is_some()
+        || u.get(intern!(py, "cache_read_input_tokens"))?.is_some()
+        || u.get(intern!(py, "cache_creation_input_tokens"))?.is_some())
+    {
+        return Ok(None);
+    }
+    // Anthropic Messages: input_tokens excludes cache reads and writes
+    let inp = count(u.get(intern!(py, "input_tokens"))?)?;
+    let out = count(u.get(intern!(py, "output_tokens"))?)?;
+    let read = count(u.get(intern!(py, "cache_read_input_tokens"))?)?.map_or(0, |c| c.0);
+    let write = count(u.get(intern!(py, "cache_creation_input_tokens"))?)?.map_or(0, |c| c.0);
+    if inp.is_some() || out.is_some() || read != 0 || write != 0 {
+        if inp.is_some() || read != 0 || write != 0 {
+            let total = inp.as_ref().map_or(0, |c| c.0).checked_add(read).and_then(|t| t.checked_add(write)).ok_or(Pass)?;
+            attrs.set_item(intern!(py, "tokens_in"), total)?;
+        }
+        if let Some((_, o)) = out {
+            attrs.set_item(intern!(py, "tokens_out"), o)?;
+        }
+        if read != 0 {
+            attrs.set_item(intern!(py, "tokens_cache_read"), read)?;
+        }
+        if write != 0 {
+            attrs.set_item(intern!(py, "tokens_cache_write"), write)?;
+        }
+    }
+    attrs.set_item(intern!(py, "provider"), intern!(py, "anthropic"))?;
+    if let Some(f) = text(o.get(intern!(py, "stop_reason"))?)? {
+        attrs.set_item(intern!(py, "finish_reason"), f)?;
+    }
+    Ok(Some(attrs))
+}
+
+/// Model, provider, token counts and finish reason of an OpenAI chat completion or an Anthropic
+/// message (object or dict), as `usage._from_chat_or_message` reads them; None for any other
+/// shape, or for one this reader leaves to Python.
+#[pyfunction]
+pub fn read_usage<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+    read(py, obj).unwrap_or(None)
+}
+
+/// A plain count for pricing: absent/None → 0 (Some(None)), an exact int in i64 → it, else Pass.
+fn price_count(attrs: &Bound<'_, PyDict>, key: &Bound<'_, PyString>) -> R<Option<i64>> {
+    match attrs.get_item(key)?.filter(|v| !v.is_none()) {
+        None => Ok(None),
+        Some(v) if v.is_exact_instance_of::<PyInt>() => Ok(Some(v.extract()?)),
+        Some(_) => Err(Pass),
+    }
+}
+
+/// `_costs.price` for span attrs with a str model and exact-int counts: sets `cost_usd` and returns
+/// it. None (attrs untouched) when there is no price table, no counts, an unknown model or any
+/// other value: the Python pricer then decides (and flags an unknown model).
+#[pyfunction]
+pub fn price_attrs<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>) -> Option<Bound<'py, PyFloat>> {
+    let run = || -> R<Option<Bound<'py, PyFloat>>> {
+        let Some(cfg) = core::config() else { return Ok(None) };
+            let Some(model) = attrs.get_item(intern!(py, "model"))? else { return Ok(None) };
+        let model = model.cast_exact::<PyString>().map_err(|_| Pass)?;
+        let tin = price_count(attrs, intern!(py, "tokens_in"))?;
+        let tout = price_count(attrs, intern!(py, "tokens_out"))?;
+        if tin.is_none() && tout.is_none() {
+            return Ok(None);
+        }
+        let cr = price_count(attrs, intern!(py, "tokens_cache_read"))?.unwrap_or(0);
+        let cw = price_count(attrs, intern!(py, "tokens_cache_write"))?.unwrap_or(0);
+        let rs = price_count(attrs, intern!(py, "tokens_reasoning"))?.unwrap_or(0);
+        let Some(p) = price_per_million(py, &cfg, model, false)? else { return Ok(None) };
+        let c = PyFloat::new(py, cost_of(&p, tin.unwrap_or(0), tout.unwrap_or(0), cr, cw, rs));
+        attrs.set_item(intern!(py, "cost_usd"), &c)?;
+        Ok(Some(c))
+    };
+    run().unwrap_or(None)
+}
+
+/// The traced call's answer into its span's attrs, in one call: `read_usage(result)` (a provider
+/// the response names is dropped when the client's is fixed or it only repeats the client's
+/// `family`), then `price_attrs(attrs)`. False, attrs untouched, when the response is not read
+/// here: the caller then reads it in Python.
+#[pyfunction]
+pub fn record_usage<'py>(py: Python<'py>, result: &Bound<'py, PyAny>, attrs: &Bound<'py, PyDict>, family: &Bound<'py, PyString>,
+                         provider_fixed: bool) -> bool {
+    let Ok(Some(found)) = read(py, result) else { return false };
+    let run = || -> PyResult<()> {
+        if let Some(p) = found.get_item(intern!(py, "provider"))? {
+            if provider_fixed || p.eq(family)? {
+                found.del_item(intern!(py, "provider"))?;
+            }
+        }
+        attrs.update(found.as_mapping())?;
+        if attrs.get_item(intern!(py, "cost_usd"))?.is_none() {
+            price_attrs(py, attrs);
+        }
+        Ok(())
+    };
+    run().is_ok()
+}
