@@ -27,8 +27,10 @@ Completions call, a streamed Chat Completions call read to the end, an Anthropic
 4. **Background.** CPU of mist's alert thread per traced call (off the calling thread, but it
    holds the GIL while it runs).
 
-``--callgrind`` runs the calls under ``valgrind --tool=callgrind`` and counts the instructions the
-calling thread executes per call, plain vs traced: exact and independent of the machine's load.
+``--callgrind`` runs the calls under ``valgrind --tool=callgrind --cache-sim=yes`` and counts the
+instructions (and simulated cache misses) the calling thread executes per call, plain vs traced:
+exact and independent of the machine's load. ``--server-process`` moves the loopback server out of
+the measured process (it then shares no GIL with the caller; the numbers come out the same).
 
 Spans go to ``null://`` (the sink's I/O is a background thread's job, not the caller's). The target
 is an overhead under 5% of a 1 ms round trip, i.e. under 50 µs per call.
@@ -474,6 +476,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pairs", type=int, default=3000, help="interleaved call pairs per mode")
     ap.add_argument("--latency-ms", type=float, default=1.0, help="server delay before each answer")
+    ap.add_argument("--server-process", action="store_true",
+                    help="run the loopback server in its own process (default: a thread of this one)")
     ap.add_argument("--quick", action="store_true", help="300 pairs per mode")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     ap.add_argument("--callgrind", action="store_true", help="count instructions per call under valgrind instead")
@@ -496,8 +500,7 @@ def main() -> int:
     mist.configure("null://")
     results: Dict[str, Any] = {"backend": mist.backend, "latency_ms": args.latency_ms, "pairs": pairs}
 
-    with LLMServer(latency_s=args.latency_ms / 1e3) as srv:
-        srv.record = False
+    with _server(args.latency_ms / 1e3, not args.server_process) as srv:
         oai, ant = _clients(srv)
         plain, aplain = oai(), ant()
         e2e = {}

@@ -799,3 +799,46 @@ def test_record_usage_and_price_attrs_agree_with_python() -> None:
     assert priced > 100
     if native is not None:
         assert recorded > len(docs) // 2
+
+
+def test_native_stream_event_check_never_skips_what_python_reads() -> None:
+    """Traced streams skip text deltas without reading them (``_may_carry_usage``); the native
+    twin gives the same answer on the SDKs' events and, on odd ones, may only say True (read it)."""
+    native = _native_core()
+    if native is None:  # pragma: no cover
+        pytest.skip("native extension not built")
+    from mist.instrumentation import _may_carry_usage
+
+    openai = pytest.importorskip("openai")
+    anthropic = pytest.importorskip("anthropic")
+    from anthropic.types import RawMessageStreamEvent
+    from openai.types.chat import ChatCompletionChunk
+    from pydantic import TypeAdapter
+
+    events: List[Any] = []
+    for doc in CHAT_CHUNKS + RESPONSES_EVENTS:
+        events += [doc, ChatCompletionChunk.model_construct(**doc)]
+        try:
+            events.append(ChatCompletionChunk.model_validate(doc))
+        except Exception:
+            pass
+    for doc in ANTHROPIC_EVENTS:
+        events.append(doc)
+        try:
+            events.append(TypeAdapter(RawMessageStreamEvent).validate_python(doc))
+        except Exception:
+            pass
+    odd: List[Any] = [None, 3, "x", [], {}, {"type": 5}, {"usage": None}, {"usage": None, "choices": []},
+                      {"usage": None, "choices": [None]}, {"usage": None, "choices": [{"finish_reason": None}, 3]},
+                      {"usage": None, "choices": ({"finish_reason": None},)}, ns({"usage": None, "choices": []})]
+    skipped = 0
+    for anth in (False, True):
+        for ev in events:
+            want = _may_carry_usage(ev, anth)
+            assert native.may_carry_usage(ev, anth) == want, (ev, anth)
+            skipped += not want
+        for ev in odd:
+            if not native.may_carry_usage(ev, anth):
+                assert not _may_carry_usage(ev, anth), ev
+    assert skipped > 10  # text deltas are recognised on both
+    assert isinstance(openai.__version__, str) and isinstance(anthropic.__version__, str)

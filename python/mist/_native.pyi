@@ -47,6 +47,9 @@ def record_usage(result: Any, attrs: Dict[str, Any], family: str, provider_fixed
     """``read_usage`` into span attrs (provider kept only when it adds to the client's), then
     ``price_attrs``. Native only; False, attrs untouched, when Python must read ``result``."""
 
+def may_carry_usage(item: Any, anthropic: bool) -> bool:
+    """``instrumentation._may_carry_usage`` natively (True, the safe answer, wherever unsure)."""
+
 USAGE_VIEW_NAMES: List[str]
 def new_trace_id() -> str: ...
 def now_ns() -> int: ...

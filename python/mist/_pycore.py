@@ -158,9 +158,14 @@ def _price(merged: dict, cfg: _Config) -> None:
     cr = _count(merged.get("tokens_cache_read")) or 0
     cw = _count(merged.get("tokens_cache_write")) or 0
     rs = _count(merged.get("tokens_reasoning")) or 0
-    fresh = max((tin or 0) - cr - cw, 0)
-    plain = max((tout or 0) - rs, 0)
-    merged["cost_usd"] = (float(fresh) * p[0] + float(plain) * p[1] + float(cr) * p[2] + float(cw) * p[3] + float(rs) * p[4]) / 1e6
+    merged["cost_usd"] = _cost_of(p, tin or 0, tout or 0, cr, cw, rs)
+
+
+def _cost_of(p: tuple, tin: int, tout: int, cr: int, cw: int, rs: int) -> float:
+    """``PriceTable.cost``'s formula, in its float order."""
+    fresh = max(tin - cr - cw, 0)
+    plain = max(tout - rs, 0)
+    return (float(fresh) * p[0] + float(plain) * p[1] + float(cr) * p[2] + float(cw) * p[3] + float(rs) * p[4]) / 1e6
 
 
 def _per_million(model: str, cfg: _Config) -> Any:
@@ -199,10 +204,7 @@ def price_attrs(attrs: dict) -> Optional[float]:
     p = _per_million(model, cfg)
     if p is None:
         return None
-    cr, cw, rs = cr or 0, cw or 0, rs or 0
-    fresh = max((tin or 0) - cr - cw, 0)
-    plain = max((tout or 0) - rs, 0)
-    cost = (float(fresh) * p[0] + float(plain) * p[1] + float(cr) * p[2] + float(cw) * p[3] + float(rs) * p[4]) / 1e6
+    cost = _cost_of(p, tin or 0, tout or 0, cr or 0, cw or 0, rs or 0)
     attrs["cost_usd"] = cost
     return cost
 

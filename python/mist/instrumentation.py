@@ -602,8 +602,10 @@ class _StreamTrace:
             if not self.first:
                 self.first = _perf()
                 self.acc.feed(item)
-            elif self.call.capture or _may_carry_usage(item, self.anthropic):
+            elif self.call.capture or _carries_usage(item, self.anthropic):
                 self.acc.feed(item)
+            else:
+                return False  # a text delta (most of a stream): never the usage-only chunk
         except Exception:
             pass
         if self.call.hide_usage:
@@ -676,6 +678,10 @@ def _may_carry_usage(item: Any, anthropic: bool) -> bool:
         elif fields.get("finish_reason", _NO_FIELD) is not None:
             return True
     return False
+
+
+# The native twin when the extension runs (it answers True, the safe answer, wherever unsure).
+_carries_usage = getattr(core, "may_carry_usage", None) or _may_carry_usage
 
 
 class _StreamProxy:

@@ -312,3 +312,54 @@ pub fn record_usage<'py>(py: Python<'py>, result: &Bound<'py, PyAny>, attrs: &Bo
     };
     run().is_ok()
 }
+
+/// The fields of a stream event: itself when a dict, else its instance dict; None when it has
+/// neither (the caller then answers conservatively).
+fn event_fields<'py>(item: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+    if let Ok(d) = item.cast_exact::<PyDict>() {
+        return Some(d.clone());
+    }
+    instance_dict(item).ok().and_then(|d| d.cast_exact::<PyDict>().ok().cloned())
+}
+
+/// `instrumentation._may_carry_usage`: False only for a stream event known to carry nothing but
+/// text (a Chat Completions delta without finish reason or usage, an Anthropic or Responses text
+/// delta). True, always safe (the event is then read in full), for anything else or unsure.
+#[pyfunction]
+pub fn may_carry_usage(py: Python<'_>, item: &Bound<'_, PyAny>, anthropic: bool) -> bool {
+    let check = || -> PyResult<bool> {
+        let Some(f) = event_fields(item) else { return Ok(true) };
+        let kind = f.get_item(intern!(py, "type"))?;
+        let kind = kind.as_ref().and_then(|k| k.cast_exact::<PyString>().ok());
+        if anthropic {
+            return Ok(match kind {
+                None => true, // not a str (or absent): unsure
+                Some(k) => matches!(k.to_str()?, "message_start" | "message_delta" | "message_stop" | "message"),
+            });
+        }
+        if let Some(k) = kind {
+            return Ok(!k.to_str()?.ends_with(".delta")); // Responses API events
+        }
+        if f.get_item(intern!(py, "type"))?.is_some_and(|k| k.is_instance_of::<PyString>()) {
+            return Ok(true); // a str subclass: leave it to Python
+        }
+        match f.get_item(intern!(py, "usage"))? {
+            Some(u) if u.is_none() => {}
+            _ => return Ok(true), // a usage block, or no usage field at all (unknown shape)
+        }
+        let Some(choices) = f.get_item(intern!(py, "choices"))? else { return Ok(true) };
+        let Ok(choices) = choices.cast::<PyList>() else { return Ok(true) };
+        if choices.is_empty() {
+            return Ok(true);
+        }
+        for choice in choices.iter() {
+            let Some(cf) = event_fields(&choice) else { return Ok(true) };
+            match cf.get_item(intern!(py, "finish_reason"))? {
+                Some(r) if r.is_none() => {}
+                _ => return Ok(true),
+            }
+        }
+        Ok(false)
+    };
+    check().unwrap_or(true)
+}
