@@ -245,6 +245,42 @@ def obj(d: dict, depth: int = 0) -> str:
     return "{" + ",".join(out) + "}"
 
 
+_SCALARS = frozenset((str, int, float))
+_TEMPLATES: Dict[tuple, tuple] = {}  # a dict's keys, in insertion order → (format, value positions)
+
+
+def flat_obj(d: dict) -> "str | None":
+    """``obj(d)`` for a top-level dict of str, int and float values only (what spans carry), with
+    one ``%`` format per key set instead of a string per item; None, having counted nothing, for
+    any other dict (``obj`` then writes it). Needs no work budget: it visits only ``len(d)`` values."""
+    vals = list(d.values())
+    if not _SCALARS.issuperset(map(type, vals)):
+        return None
+    keys = tuple(d)
+    t = _TEMPLATES.get(keys)
+    if t is None:
+        order = _ORDERS.get(keys) or _order(keys)
+        if order is None:
+            return None
+        t = ("{" + ",".join([ek.replace("%", "%%") + "%s" for _, ek in order]) + "}", [i for i, _ in order])
+        if len(_TEMPLATES) < 1024 and len(keys) <= 64:
+            _TEMPLATES[keys] = t
+    fmt, positions = t
+    strs = _STRS
+    enc = []
+    add = enc.append
+    for i in positions:
+        v = vals[i]
+        ty = type(v)
+        if ty is str:
+            add(strs.get(v) or fast_string(v))
+        elif ty is int:
+            add(v)  # %s writes str(v)
+        else:
+            add(floating(v))
+    return fmt % tuple(enc)
+
+
 def _obj_slow(d: dict, depth: int) -> str:
     items = [(key_text(k), v) for k, v in d.items()]
     if any(_SURR.search(k) for k, _ in items):

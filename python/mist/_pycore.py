@@ -428,14 +428,16 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
 _ID_JSON: Dict[str, str] = {}  # recent clean ids → JSON text (trace and parent ids repeat)
 
 
-def _id_json(v: str) -> str:
+def _id_json(v: str, cache: bool = True) -> str:
     """An id's JSON text; clean short ids are cached (others are encoded every time, so their
-    replacements are counted every time, as the native core counts them)."""
+    replacements are counted every time, as the native core counts them). A new span id, which
+    never repeats, is not."""
     if len(v) <= 64 and v.isascii() and v.isalnum():
         j = '"' + v + '"'
-        if len(_ID_JSON) >= 4096:
-            _ID_JSON.clear()
-        _ID_JSON[v] = j
+        if cache:
+            if len(_ID_JSON) >= 4096:
+                _ID_JSON.clear()
+            _ID_JSON[v] = j
         return j
     return _jsonw.string(v)
 
@@ -445,14 +447,16 @@ def _common_line(cfg, trace_id, span_id, parent_id, operation, start_ns, end_ns,
     when its attrs are too large: the general path then writes it with its attrs dropped."""
     aj = ""
     if attrs:
-        _tl.budget = _NODE_BUDGET
-        try:
-            aj = _obj(attrs, 1)
-        except EncodeTooLarge:
-            return None
+        aj = _flat_obj(attrs)
+        if aj is None:
+            _tl.budget = _NODE_BUDGET
+            try:
+                aj = _obj(attrs, 1)
+            except EncodeTooLarge:
+                return None
     strs = _STRS
     line = _span_line(new_trace_id(), cfg.source, _time_ns(), _ID_JSON.get(trace_id) or _id_json(trace_id),
-                      _id_json(span_id), (_ID_JSON.get(parent_id) or _id_json(parent_id)) if parent_id else "",
+                      _id_json(span_id, False), (_ID_JSON.get(parent_id) or _id_json(parent_id)) if parent_id else "",
                       strs.get(operation) or _fast_string(operation), start_ns, end_ns,
                       strs.get(status) or _fast_string(status), aj).encode()
     return line if len(line) <= MAX_MESSAGE_BYTES else None
@@ -461,6 +465,7 @@ def _common_line(cfg, trace_id, span_id, parent_id, operation, start_ns, end_ns,
 _tl = _jsonw._tl
 _NODE_BUDGET = _jsonw.NODE_BUDGET
 _obj = _jsonw.obj
+_flat_obj = _jsonw.flat_obj
 _STRS = _jsonw._STRS
 _fast_string = _jsonw.fast_string
 _span_line = _generated.span_line
