@@ -1,11 +1,14 @@
 //! The traced call's answer, read natively: `read_usage` is the twin of Python's
 //! `usage._from_chat_or_message` (OpenAI Chat Completions and Anthropic Messages, SDK objects or
-//! dicts), and `price_attrs` the twin of `_costs.price` for spans whose counts are plain ints.
+//! dicts), `price_attrs` the twin of `_costs.price` for spans whose counts are plain ints,
+//! `record_usage` both into a span's attrs in one call, and `may_carry_usage` the twin of
+//! `instrumentation._may_carry_usage` for stream events.
 //!
-//! Both run right after a network call, when little of mist is in the CPU caches: one native call
-//! touches far less memory than the ~40 Python calls it replaces. Anything unusual (a float count,
-//! an enum finish reason, a list subclass, an unknown model) is left to the Python code, which
-//! gives the answer for it: these functions return None, never a different answer.
+//! They run right after a network call (or between stream chunks), when little of mist is in the
+//! CPU caches: one native call touches far less memory than the Python calls it replaces. Anything
+//! unusual (a float count, an enum finish reason, a list subclass, an unknown model) is left to the
+//! Python code, which gives the answer for it: these functions decline (None / False, or True for
+//! `may_carry_usage`, which only makes the event be read), never give a different answer.
 use std::sync::Mutex;
 
 use pyo3::intern;
