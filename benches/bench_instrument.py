@@ -23,7 +23,8 @@ Completions call, a streamed Chat Completions call read to the end, an Anthropic
    captured from the server, called in a tight loop. Its code and data stay in the CPU caches, so
    this is a lower bound: in a real call the wrapper runs once, after milliseconds of SDK, network
    and other processes' work have evicted them, and the same instructions take several times as
-   long. ``--callgrind`` shows the instruction counts match; the difference is cache state.
+   long. ``--callgrind`` shows the instruction counts match; the difference is the state of
+   caches, TLBs and branch predictors (the cache simulation alone does not reproduce it).
 4. **Background.** CPU of mist's alert thread per traced call (off the calling thread, but it
    holds the GIL while it runs).
 
@@ -105,7 +106,7 @@ def _calls(plain_oai: Any, traced_oai: Any, plain_ant: Any, traced_ant: Any) -> 
 class ServerProcess:
     """The loopback server in its own process (``tests/llm_server.py``), as a real API is: its
     threads do not share this process's GIL, interpreter state or the caller's core's caches with
-    the code being measured. ``--in-process-server`` runs it as a thread here instead."""
+    the code being measured. Used with ``--server-process``; by default the server is a thread here."""
 
     def __init__(self, latency_s: float) -> None:
         self.latency_s = latency_s
@@ -413,8 +414,9 @@ def run_callgrind(calls: int) -> Dict[str, Any]:
         raise SystemExit("--callgrind needs valgrind on PATH")
     with tempfile.TemporaryDirectory(prefix="mist-callgrind-") as tmp:
         labels_path = os.path.join(tmp, "labels.json")
-        # the cache simulation (L1 32 KiB, last level 8 MiB) counts the misses that make the same
-        # instructions slower after an SDK call than in a warm loop
+        # the cache simulation (L1 32 KiB, last level 8 MiB) counts misses too; it finds as many in
+        # real calls as in a warm loop, so what slows mist's code after an SDK call is state it does
+        # not model (TLBs, branch predictors)
         cmd = [valgrind, "--tool=callgrind", "--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64",
                "--separate-threads=yes", "--zero-before=getppid", "--dump-before=getpgrp",
                f"--callgrind-out-file={tmp}/cg.%p", sys.executable, str(Path(__file__).resolve()),
