@@ -82,6 +82,26 @@ def test_escapes_at_every_position_of_a_word(core):
         assert core.encode_value("x" * n) == _go_string("x" * n).encode()
 
 
+def test_a_repeated_string_writes_and_counts_the_same_every_time(core):
+    """The native core keeps the text of recently written short strings (by object); a string with
+    a replacement is never kept, so it is counted on every write, as by the pure core."""
+    def surrogates():
+        return core.stats().get("bad_values", {}).get("surrogate", 0)
+
+    dirty = "ab" + chr(0xDC80) + "cd"
+    clean = "a<b>&c \u2028 é"
+    before = surrogates()
+    for _ in range(3):
+        assert core.encode_value(dirty) == b'"ab\\ufffdcd"'
+        assert core.encode_value(clean) == b'"a\\u003cb\\u003e\\u0026c \\u2028 \xc3\xa9"'
+        assert core.encode_value({"k": clean, "d": dirty}) == b'{"d":"ab\\ufffdcd","k":"a\\u003cb\\u003e\\u0026c \\u2028 \xc3\xa9"}'
+    assert surrogates() - before == 6
+    # many distinct strings through the same slots: each still written as itself
+    words = ["w%d<%d>" % (i, i) for i in range(2000)]
+    for w in words + words[::-1]:
+        assert core.encode_value(w) == json.dumps(w).replace("<", "\\u003c").replace(">", "\\u003e").encode()
+
+
 def test_bad_values_are_replaced_never_raised(core):
     class Weird:
         def __str__(self):

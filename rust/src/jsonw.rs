@@ -13,6 +13,29 @@ pub const DEPTH_MARKER: &str = "[mist: nesting too deep]";
 /// Container items one encode may visit (stops self-referencing structures).
 pub const NODE_BUDGET: i64 = 1_000_000;
 
+/// The JSON text of recently written short str objects, by address: operation names, models,
+/// providers, finish reasons and trace ids repeat from span to span. Direct-mapped; each entry
+/// holds its string, so an address cannot be reused by another string while it is cached. Every
+/// caller holds the GIL, so the lock is never contended nor held across a fork.
+const STR_SLOTS: usize = 256;
+const STR_CACHED_CHARS: usize = 64;
+const STR_TEXT_BYTES: usize = 96;
+
+struct StrEntry {
+    addr: usize,
+    len: u8,
+    text: [u8; STR_TEXT_BYTES],
+    obj: Option<Py<PyString>>,
+}
+
+impl Default for StrEntry {
+    fn default() -> Self {
+        StrEntry { addr: 0, len: 0, text: [0; STR_TEXT_BYTES], obj: None }
+    }
+}
+
+static STR_CACHE: std::sync::Mutex<Vec<StrEntry>> = std::sync::Mutex::new(Vec::new());
+
 pyo3::create_exception!(_native, EncodeTooLarge, PyValueError);
 
 /// Replacements made, by reason; order matches `BAD_NAMES`.
@@ -371,8 +394,31 @@ impl<'a> Enc<'a> {
             self.buf.extend_from_slice(marker.as_bytes());
             return Ok(());
         }
+        let key = s.as_ptr() as usize;
+        let slot = (key >> 4) % STR_SLOTS;
+        if n <= STR_CACHED_CHARS {
+            let g = STR_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(e) = g.get(slot).filter(|e| e.addr == key) {
+                self.buf.extend_from_slice(&e.text[..e.len as usize]);
+                return Ok(());
+            }
+        }
         let b = str_bytes(s)?;
+        let start = self.buf.len();
         write_str_bytes(self.buf, b.bytes());
+        let written = &self.buf[start..];
+        // only text written without a replacement (no surrogate: nothing counted) is kept
+        if n <= STR_CACHED_CHARS && matches!(b, StrBytes::Borrowed(_)) && written.len() <= STR_TEXT_BYTES {
+            let mut g = STR_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            if g.is_empty() {
+                g.resize_with(STR_SLOTS, StrEntry::default);
+            }
+            let e = &mut g[slot];
+            e.text[..written.len()].copy_from_slice(written);
+            e.len = written.len() as u8;
+            e.addr = key;
+            e.obj = Some(s.clone().unbind()); // the old string, if any, is released here (GIL held)
+        }
         Ok(())
     }
 
