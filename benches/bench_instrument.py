@@ -128,13 +128,8 @@ class ServerProcess:
             self.proc.stdin.close()
             self.proc.wait(10)
 
-    @property
-    def openai_url(self) -> str:
-        return self.url + "/v1"
-
-    @property
-    def anthropic_url(self) -> str:
-        return self.url
+    openai_url = LLMServer.openai_url  # both read self.url
+    anthropic_url = LLMServer.anthropic_url
 
 
 def _server(latency_s: float, in_process: bool) -> Any:

@@ -19,6 +19,21 @@ from receivers import Fault, OTLPReceiver, batch, make_lines, otlp_json_to_proto
 
 DATA = Path(__file__).parent / "data" / "mist-go-canonical.jsonl"
 FAST = "retry_initial=0.01&retry_max_delay=0.05"
+# The gen_ai.* attributes of the compat file's Anthropic chat span (b7ad6b7169203331) in OTLP,
+# as (value kind, value): what both OTLP encoders must write for it.
+CHAT_GENAI = {
+    "gen_ai.operation.name": ("string_value", "chat"),
+    "gen_ai.provider.name": ("string_value", "anthropic"),
+    "gen_ai.request.model": ("string_value", "claude-sonnet-4-5"),
+    "gen_ai.response.model": ("string_value", "claude-sonnet-4-5"),
+    "gen_ai.usage.input_tokens": ("int_value", 1500),
+    "gen_ai.usage.output_tokens": ("int_value", 420),
+    "gen_ai.usage.cache_read.input_tokens": ("int_value", 800),
+    "gen_ai.usage.cache_creation.input_tokens": ("int_value", 100),
+    "gen_ai.usage.reasoning.output_tokens": ("int_value", 64),
+    "gen_ai.response.finish_reasons": [("string_value", "stop")],
+    "gen_ai.conversation.id": ("string_value", "conv_1"),
+}
 CLIENT, INTERNAL = 3, 1
 
 
@@ -138,17 +153,7 @@ def test_spans_map_to_genai_conventions(receiver, encoding):
     assert s.start_time_unix_nano == 1_750_000_000_123_456_789 and s.end_time_unix_nano == 1_750_000_001_987_654_321
     assert s.status.code == 1 and s.status.message == ""
     assert attrs_of(s) == {
-        "gen_ai.operation.name": ("string_value", "chat"),
-        "gen_ai.provider.name": ("string_value", "anthropic"),
-        "gen_ai.request.model": ("string_value", "claude-sonnet-4-5"),
-        "gen_ai.response.model": ("string_value", "claude-sonnet-4-5"),
-        "gen_ai.usage.input_tokens": ("int_value", 1500),
-        "gen_ai.usage.output_tokens": ("int_value", 420),
-        "gen_ai.usage.cache_read.input_tokens": ("int_value", 800),
-        "gen_ai.usage.cache_creation.input_tokens": ("int_value", 100),
-        "gen_ai.usage.reasoning.output_tokens": ("int_value", 64),
-        "gen_ai.response.finish_reasons": [("string_value", "stop")],
-        "gen_ai.conversation.id": ("string_value", "conv_1"),
+        **CHAT_GENAI,
         "mist.operation": ("string_value", "llm.call"),
         "mist.cost_usd": ("double_value", 7920.0),
         "mist.latency_ms": ("double_value", 1864.0),

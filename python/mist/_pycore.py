@@ -179,9 +179,6 @@ def _per_million(model: str, cfg: _Config) -> Any:
     return p
 
 
-_I64 = 1 << 63
-
-
 def price_attrs(attrs: dict) -> Optional[float]:
     """``_costs.price`` for span attrs with a str model and exact-int counts (twin of the native
     one): sets ``cost_usd`` and returns it; None, attrs untouched, in every other case (no table,
@@ -195,7 +192,7 @@ def price_attrs(attrs: dict) -> Optional[float]:
     counts = []
     for key in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning"):
         v = attrs.get(key)
-        if v is not None and not (type(v) is int and -_I64 <= v < _I64):
+        if v is not None and _count(v) is None:
             return None
         counts.append(v)
     tin, tout, cr, cw, rs = counts

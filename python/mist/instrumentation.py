@@ -279,32 +279,14 @@ class _Call:
 
     __slots__ = ("span", "op", "info", "capture", "hide_usage", "t0", "raw_mode")
 
-    def __init__(self, op: str, info: _ClientInfo, kwargs: Dict[str, Any]) -> None:
-        model = kwargs.get("model")
-        self.span = Span(op, model=model if isinstance(model, str) else None, provider=info.provider)
+    def __init__(self, span: Span, op: str, info: _ClientInfo, t0: int = 0) -> None:
+        self.span = span
         self.op = op
         self.info = info
-        self.capture = bool(_runtime.settings.capture_content)
+        self.t0 = t0  # set by start(), once the span is entered
+        self.capture = False
         self.hide_usage = False
         self.raw_mode: Optional[str] = None
-        headers = kwargs.get("extra_headers")
-        if headers:
-            try:
-                mode = headers.get(_RAW_HEADER)
-                self.raw_mode = mode if isinstance(mode, str) else None
-            except Exception:
-                pass
-        if self.capture:
-            _capture(self.span, "input", _request_content(op, kwargs))
-        self.t0 = 0  # set by start(), once the span is entered
-
-    @classmethod
-    def of(cls, span: Span, op: str, info: _ClientInfo, t0: int) -> "_Call":
-        """The call of an entered span (the common path's failure goes through ``failed``)."""
-        call = cls.__new__(cls)
-        call.span, call.op, call.info, call.t0 = span, op, info, t0
-        call.capture, call.hide_usage, call.raw_mode = False, False, None
-        return call
 
     @classmethod
     def start(cls, op: str, info: _ClientInfo, kwargs: Dict[str, Any], streamable: bool) -> "Optional[_Call]":
@@ -312,15 +294,23 @@ class _Call:
 
         Raises :class:`BudgetExceeded` when the trace is over budget: nothing has been sent.
         May add ``stream_options`` to ``kwargs`` (see the module docstring)."""
-        try:
-            call = cls(op, info, kwargs)
-        except Exception:
+        span = _enter(op, info, kwargs)
+        if span is None:
             return None
         try:
-            call.span.__enter__()
-        except BudgetExceeded:
-            raise
+            call = cls(span, op, info)
+            call.capture = bool(_runtime.settings.capture_content)
+            headers = kwargs.get("extra_headers")
+            if headers:
+                try:
+                    mode = headers.get(_RAW_HEADER)
+                    call.raw_mode = mode if isinstance(mode, str) else None
+                except Exception:
+                    pass
+            if call.capture:
+                _capture(span, "input", _request_content(op, kwargs))
         except Exception:
+            span._leave()
             return None
         if streamable and op == "chat" and info.include_usage and kwargs.get("stream") is True:
             try:
@@ -423,7 +413,7 @@ def _sync_wrapper(original: Callable[..., Any], op: str, streamable: bool, info:
         try:
             result = original(*args, **kwargs)
         except BaseException as exc:
-            _Call.of(span, op, info, t0).failed(exc)
+            _Call(span, op, info, t0).failed(exc)
             raise
         _finish(span, info, result, t0)
         return result
@@ -464,7 +454,7 @@ def _async_wrapper(original: Callable[..., Any], op: str, streamable: bool, info
         try:
             result = await original(*args, **kwargs)
         except BaseException as exc:
-            _Call.of(span, op, info, t0).failed(exc)
+            _Call(span, op, info, t0).failed(exc)
             raise
         _finish(span, info, result, t0)
         return result
@@ -501,17 +491,11 @@ def _finish(span: Span, info: _ClientInfo, result: Any, t0: int) -> None:
         span._leave()
         attrs = span.attrs
         if not _record_native(result, attrs, info.family, info.provider_fixed):
-            _record(result, attrs, info)
+            _merge(attrs, from_response(result), info)
         attrs["latency_ms"] = _ms(latency)
     except Exception:
         pass
     span.end()
-
-
-def _record(result: Any, attrs: Dict[str, Any], info: _ClientInfo) -> None:
-    """What the response says into the span's attrs (``_Call.merge``; the native core's
-    ``record_usage`` does the same, and prices it, for the common shapes)."""
-    _merge(attrs, from_response(result), info)
 
 
 def _merge(attrs: Dict[str, Any], found: Dict[str, Any], info: _ClientInfo) -> None:
@@ -526,6 +510,8 @@ def _merge(attrs: Dict[str, Any], found: Dict[str, Any], info: _ClientInfo) -> N
 
 
 def _no_native_record(result: Any, attrs: Dict[str, Any], family: str, provider_fixed: bool) -> bool:
+    """The pure core has no ``record_usage`` (the native one reads, merges and prices the common
+    shapes as ``_merge(attrs, from_response(result), info)`` and ``Span._cost`` would)."""
     return False
 
 

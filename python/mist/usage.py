@@ -33,6 +33,8 @@ import functools
 from collections.abc import Mapping as _AbcMapping
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
+from ._backend import core as _core
+
 __all__ = [
     "from_response",
     "OpenAIStreamUsage",
@@ -701,12 +703,6 @@ class AnthropicStreamUsage(_StreamBase):
         # content_block_delta that MessageStream yields just before them: ignored.
 
 
-def _select_fast_read() -> Callable[[Any], Optional[Dict[str, Any]]]:
-    """The native reader of the two common shapes when the extension runs (the same answers,
-    None for anything it leaves to Python), else the Python one."""
-    from ._backend import core
-
-    return getattr(core, "read_usage", None) or _from_chat_or_message
-
-
-_fast_read = _select_fast_read()
+# The native reader of the two common shapes when the extension runs (the same answers, None for
+# anything it leaves to Python), else the Python one.
+_fast_read: Callable[[Any], Optional[Dict[str, Any]]] = getattr(_core, "read_usage", None) or _from_chat_or_message
