@@ -102,6 +102,71 @@ def test_a_repeated_string_writes_and_counts_the_same_every_time(core):
         assert core.encode_value(w) == json.dumps(w).replace("<", "\\u003c").replace(">", "\\u003e").encode()
 
 
+def _go_float(f: float) -> str:
+    """Go's encoding/json float text, built independently: the shortest digits (Python's repr has
+    the same), laid out plain for 1e-6 <= |f| < 1e21 and as d.ddde±x otherwise."""
+    from decimal import Decimal
+
+    d = Decimal(repr(f))
+    if f == 0 or 1e-6 <= abs(f) < 1e21:
+        s = format(d, "f")
+        return s.rstrip("0").rstrip(".") if "." in s else s
+    sign, digits, exp = d.normalize().as_tuple()
+    ds = "".join(map(str, digits))
+    x = exp + len(ds) - 1
+    return ("-" if sign else "") + ds[0] + ("." + ds[1:] if len(ds) > 1 else "") + ("e+" if x >= 0 else "e-") + str(abs(x))
+
+
+def test_floats_at_the_edges_of_plain_notation(core):
+    """Where the shortest-digit formatter switches layout (1e-5, 1e16) is not where Go does
+    (1e-6, 1e21): every magnitude in between, integral or not, is laid out as Go lays it out."""
+    rng = random.Random(7)
+    vals = [1e-5, 9.999999999999999e-06, 1e-6, 9.99999999999e-07, 1e15, 1e16, 9999999999999998.0, 1.5e16,
+            123456789012345.0, 9007199254740993.0, 1e20, 9.999999999999999e20, 0.00001234, 2.0, 100.0, 1e-4]
+    vals += [rng.choice([-1, 1]) * 10 ** rng.uniform(-8, 22) for _ in range(3000)]
+    vals += [float(round(v)) for v in vals if abs(v) < 1e22]
+    for v in vals:
+        assert core.encode_value(v) == _go_float(v).encode(), v
+
+
+def test_key_sets_written_again_keep_their_order(core):
+    """The native core remembers the written order of recent key sets: the same keys from new
+    objects, in another insertion order, a changed key in the same place, and more key sets than
+    it keeps, are each written sorted, as the pure core writes them."""
+    rng = random.Random(3)
+    names = ["model", "tokens_in", "cost_usd", "a", "ab", "abc", "é", "z" * 40, "step", "provider"]
+    for i in range(3000):
+        keys = rng.sample(names, rng.randint(2, 6))
+        if i % 3 == 0:
+            keys = ["".join(list(k)) for k in keys]  # equal text, new str objects
+        if i % 5 == 0:
+            keys[0] = keys[0] + str(i % 7)
+        d = {k: n for n, k in enumerate(keys)}
+        want = "{" + ",".join('"%s":%d' % (k, d[k]) for k in sorted(d)) + "}"
+        assert core.encode_value(d) == want.encode(), d
+
+
+def test_a_string_the_native_cache_lets_go_is_released_at_once():
+    """The native string cache holds each string it keeps; one pushed out by another is released
+    right away, also through the raw ``emit_span`` entry point (where a deferred release would keep
+    it alive until some other native call)."""
+    import sys
+
+    import mist
+    import mist.testing
+
+    if mist.backend != "native":
+        pytest.skip("the pure core has no string cache by object")
+    with mist.testing.capture(alerts=False):  # the alert thread's native calls would drain a deferral
+        op = "".join(["released-", "at-once"])
+        base = sys.getrefcount(op)
+        mist.emit_span(op, 1, 2)
+        others = ["op%d" % i for i in range(4000)]  # enough to take every slot
+        for o in others:
+            mist.emit_span(o, 1, 2)
+        assert sys.getrefcount(op) == base
+
+
 def test_bad_values_are_replaced_never_raised(core):
     class Weird:
         def __str__(self):

@@ -220,6 +220,12 @@ pub fn write_f64(buf: &mut Vec<u8>, f: f64) {
     }
     let mut zb = zmij::Buffer::new();
     let s = zb.format_finite(f).as_bytes();
+    if !s.contains(&b'e') {
+        // zmij writes 1e-5 <= |f| < 1e16 in plain notation, as Go does (Go up to 1e21), only
+        // with ".0" after an integral value, which Go leaves out
+        buf.extend_from_slice(s.strip_suffix(b".0").unwrap_or(s));
+        return;
+    }
     // Split into sign, significant digits and the decimal point position.
     let (neg, s) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
     let (mant, exp) = match s.iter().position(|&c| c == b'e' || c == b'E') {
@@ -395,7 +401,9 @@ impl<'a> Enc<'a> {
             return Ok(());
         }
         let key = s.as_ptr() as usize;
-        let slot = (key >> 4) % STR_SLOTS;
+        // Fibonacci hashing: strings a page apart (constants of one module) would share a slot
+        // under plain `addr % slots` and evict each other on every call
+        let slot = ((key >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - STR_SLOTS.trailing_zeros())) as usize;
         if n <= STR_CACHED_CHARS {
             let g = STR_CACHE.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(e) = g.get(slot).filter(|e| e.addr == key) {
@@ -417,7 +425,11 @@ impl<'a> Enc<'a> {
             e.text[..written.len()].copy_from_slice(written);
             e.len = written.len() as u8;
             e.addr = key;
-            e.obj = Some(s.clone().unbind()); // the old string, if any, is released here (GIL held)
+            // the old string is released now: dropping a Py<T> where PyO3 has not counted the
+            // thread as attached (the raw emit_span entry point) would only queue the decref
+            if let Some(old) = e.obj.replace(s.clone().unbind()) {
+                old.drop_ref(s.py());
+            }
         }
         Ok(())
     }
@@ -535,6 +547,24 @@ impl<'a> Enc<'a> {
     }
 
     pub fn write_items(&mut self, mut items: Vec<(StrBytes<'_>, Bound<'_, PyAny>)>, depth: usize, braces: bool) -> PyResult<()> {
+        if let Some(order) = crate::keyorder::key_order(&items) {
+            // the same bytes as below, without sorting or escaping the keys again
+            if braces {
+                self.buf.push(b'{');
+            }
+            for j in 0..order.len() {
+                if j > 0 || !braces {
+                    self.buf.push(b',');
+                }
+                let (i, key) = order.nth(j);
+                self.buf.extend_from_slice(key);
+                self.value(&items[i].1, depth)?;
+            }
+            if braces {
+                self.buf.push(b'}');
+            }
+            return Ok(());
+        }
         if items.iter().any(|(k, _)| matches!(k, StrBytes::Owned(_)) && has_surrogate(k.bytes())) {
             items.sort_by(|a, b| a.0.sort_key().cmp(&b.0.sort_key()));
         } else {

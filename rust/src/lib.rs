@@ -10,6 +10,7 @@ mod fdwriter;
 mod generated;
 mod ids;
 mod jsonw;
+mod keyorder;
 mod otlp;
 mod usage;
 mod validate;
