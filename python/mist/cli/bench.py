@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 HELP = "measure trace overhead on this machine (native, pure Python, and installed peers)"
 DESCRIPTION = HELP + ".\n\nEvery row is measured in this run; ratios compare rows of the same run."
@@ -46,21 +46,39 @@ def _emit_loop(emit: Callable[..., Any]) -> Callable[[int], None]:
     return run
 
 
+Loop = Tuple[Callable[[int], None], int]
+
+
+def _interleaved(loops: Dict[str, Loop], repeats: int,
+                 around: Optional[Dict[str, Tuple[Callable[[], None], Callable[[], None]]]] = None) -> Dict[str, float]:
+    """Best ns per call of each loop, the loops taking turns `repeats` times: a change in the
+    machine's load during the run hits every row alike, so ratios of rows are what to read.
+    ``around[name]`` is run before and after that loop, outside the timing."""
+    best = {name: float("inf") for name in loops}
+    for _ in range(repeats):
+        for name, (fn, k) in loops.items():
+            before, after = (around or {}).get(name, (None, None))
+            if before is not None:
+                before()
+            best[name] = min(best[name], _best(fn, k, 1))
+            if after is not None:
+                after()
+    return best
+
+
 def _worker(kind: str, n: int, repeats: int) -> Dict[str, Any]:
     """Runs inside a fresh interpreter configured by environment (backend, disabled)."""
     import mist
 
     out: Dict[str, Any] = {"backend": mist.backend}
-    if kind == "emit":
+    if kind in ("emit", "emit+peers"):
         mist.configure("null://")
-        out["emit_ns"] = _best(_emit_loop(mist.emit_span), n, repeats)
 
         def spans(k: int) -> None:
             for _ in range(k):
                 with mist.span("chat", model="gpt-4o-mini", provider="openai", tokens_in=812, tokens_out=64,
                                cost_usd=0.0001602, finish_reason="stop", step=1):
                     pass
-        out["span_ns"] = _best(spans, max(1, n // 2), repeats)
 
         def bare(k: int) -> None:
             e = mist.emit_span
@@ -72,8 +90,23 @@ def _worker(kind: str, n: int, repeats: int) -> Dict[str, Any]:
             for _ in range(k):
                 with s("chat"):
                     pass
-        out["bare_emit_ns"] = _best(bare, n, repeats)
-        out["bare_span_ns"] = _best(bare_span, n, repeats)
+        loops = {"emit_ns": (_emit_loop(mist.emit_span), n), "span_ns": (spans, max(1, n // 2)),
+                 "bare_emit_ns": (bare, n), "bare_span_ns": (bare_span, n)}
+        around = {}
+        tp = None
+        if kind == "emit+peers":  # the peers in this same interpreter, taking turns with mist
+            if mist.backend == "native":
+                loops["emit_no_alerts_ns"] = loops["emit_ns"]
+                around["emit_no_alerts_ns"] = (lambda: mist.configure("null://", alerts=False),
+                                               lambda: mist.configure("null://"))
+            loops.update(_orjson_loops(n))
+            peer = otel_tracer()
+            if peer is not None:
+                tp, tracer = peer
+                loops.update(_otel_loops(tracer, max(1000, n // 10)))
+        out.update(_interleaved(loops, repeats, around))
+        if tp is not None:
+            tp.shutdown()
         mist.flush()
     elif kind == "file":
         path = os.path.join(tempfile.mkdtemp(), "bench.jsonl")
@@ -168,11 +201,7 @@ def otel_tracer() -> Any:
     return tp, tp.get_tracer("bench")
 
 
-def _otel(n: int, repeats: int) -> Dict[str, float]:
-    peer = otel_tracer()
-    if peer is None:
-        return {}
-    tp, tracer = peer
+def _otel_loops(tracer: Any, n: int) -> Dict[str, Loop]:
     attrs = GENAI_ATTRS
 
     def spans(k: int) -> None:
@@ -184,12 +213,12 @@ def _otel(n: int, repeats: int) -> Dict[str, float]:
         for _ in range(k):
             with tracer.start_as_current_span("chat gpt-4o-mini", attributes=attrs):
                 pass
-    out = {"otel_span_ns": _best(spans, n, repeats), "otel_cm_ns": _best(cms, n, repeats)}
-    tp.shutdown()
-    return out
+    return {"otel_span_ns": (spans, n), "otel_cm_ns": (cms, n)}
 
 
-def _orjson(n: int, repeats: int) -> Dict[str, float]:
+def _orjson_loops(n: int) -> Dict[str, Loop]:
+    """The best hand-written Python a user could write instead: the same envelope as a dict,
+    ``orjson.dumps`` (sorted keys), appended to a buffer."""
     try:
         import orjson
     except ImportError:
@@ -212,18 +241,16 @@ def _orjson(n: int, repeats: int) -> Dict[str, float]:
                                        "provider": "openai", "step": i, "tokens_in": 812, "tokens_out": 64}}}
             buf.extend(orjson.dumps(d, option=orjson.OPT_SORT_KEYS))
             buf.extend(b"\n")
-    return {"orjson_ns": _best(run, n, repeats)}
+    return {"orjson_ns": (run, n)}
 
 
 def measure(quick: bool) -> Dict[str, Any]:
-    n, rep = (20000, 3) if quick else (200000, 5)
+    n, rep = (20000, 3) if quick else (50000, 12)  # many short turns: each row gets the quiet moments too
     res: Dict[str, Any] = {"n": n}
-    res["native"] = _sub("emit", n, rep)
-    res["native_no_alerts"] = _sub("emit", n, rep, {"MIST_ALERTS": "0"})
-    res["python"] = _sub("emit", max(1000, n // 4), rep, {"MIST_PURE_PYTHON": "1"})
+    # every mist row is measured in turns with its peers, in the same interpreter (_interleaved)
+    res["native"] = _sub("emit+peers", n, rep)
+    res["python"] = _sub("emit+peers", max(1000, n // 4), rep, {"MIST_PURE_PYTHON": "1"})
     res["disabled"] = _sub("emit", n, rep, {"MIST_DISABLED": "1"})
-    res.update(_otel(max(1000, n // 10), rep))
-    res.update(_orjson(n, rep))
     res["file"] = _sub("file", 100000 if quick else 1000000, 1)
     res["latency"] = _sub("latency", 50000 if quick else 500000, 1)
     return res
@@ -237,24 +264,27 @@ def _fmt_ns(v: Optional[float]) -> str:
 
 def table(r: Dict[str, Any]) -> str:
     nat, py, dis = r["native"], r["python"], r["disabled"]
-    otel, otel_cm, oj = r.get("otel_span_ns"), r.get("otel_cm_ns"), r.get("orjson_ns")
+    # ratios compare rows of one interpreter, measured in turns; the peer rows are the native run's
+    otel, otel_cm, oj = nat.get("otel_span_ns"), nat.get("otel_cm_ns"), nat.get("orjson_ns")
 
     def ratio(a: Optional[float], b: Optional[float]) -> str:
         return f"{a / b:.1f}×" if a and b else "—"
+    no_alerts = nat.get("emit_no_alerts_ns")
     rows = [
         ("native emit_span (7 attrs)", nat.get("emit_ns"), f"{ratio(otel, nat.get('emit_ns'))} faster than OTel span; {ratio(oj, nat.get('emit_ns'))} vs hand-written orjson"),
         ("native `with mist.span(...)`", nat.get("span_ns"), f"{ratio(otel_cm, nat.get('span_ns'))} faster than start_as_current_span"),
-        ("native emit_span, alerts off (MIST_ALERTS=0)", r["native_no_alerts"].get("emit_ns"),
-         f"alerts add {100 * (nat.get('emit_ns', 0) / r['native_no_alerts'].get('emit_ns', 1) - 1):+.0f}% to emit_span"),
-        ("pure-Python emit_span", py.get("emit_ns"), f"{ratio(otel, py.get('emit_ns'))} faster than OTel span"),
-        ("pure-Python `with mist.span(...)`", py.get("span_ns"), f"{ratio(otel_cm, py.get('span_ns'))} faster than start_as_current_span"),
+        ("native emit_span, alerts off", no_alerts,
+         f"alerts add {100 * (nat['emit_ns'] / no_alerts - 1):+.0f}% to emit_span" if no_alerts and nat.get("emit_ns") else "—"),
+        ("pure-Python emit_span", py.get("emit_ns"), f"{ratio(py.get('otel_span_ns'), py.get('emit_ns'))} faster than OTel span"),
+        ("pure-Python `with mist.span(...)`", py.get("span_ns"), f"{ratio(py.get('otel_cm_ns'), py.get('span_ns'))} faster than start_as_current_span"),
         ("MIST_DISABLED=1 emit_span(op, start, end)", dis.get("bare_emit_ns"), f"native, same call: {_fmt_ns(nat.get('bare_emit_ns'))}"),
         ("MIST_DISABLED=1 `with mist.span(op)`", dis.get("bare_span_ns"), f"native, same call: {_fmt_ns(nat.get('bare_span_ns'))}"),
         ("hand-written dict + orjson.dumps + append", oj, "peer"),
         ("OpenTelemetry SDK span, 7 attrs, BatchSpanProcessor", otel, "peer"),
         ("OpenTelemetry start_as_current_span", otel_cm, "peer"),
     ]
-    out = [f"mist bench — backend rows measured in fresh interpreters, best of several loops ({r['n']:,} calls)", ""]
+    out = [f"mist bench — one fresh interpreter per backend, where mist and its peers take turns; best of "
+           f"several loops ({r['n']:,} calls); ratios compare rows of one interpreter", ""]
     out.append(f"{'what':<52} {'per call':>10}  comparison")
     out.append("-" * 110)
     for name, v, cmp_ in rows:
