@@ -217,6 +217,22 @@ def test_chat_stream_consumed_fully_looks_like_the_plain_client(cap, srv):
     assert 0 < s["attrs"]["ttft_ms"] <= s["attrs"]["latency_ms"]
 
 
+def test_chat_stream_iterated_straight_from_the_call(cap, srv):
+    """``for chunk in client.create(stream=True)`` keeps no reference to the stream but the loop's
+    iterator: the span still ends when the stream does, with its usage, not when the loop starts."""
+    text = ""
+    for chunk in oa(srv).chat.completions.create(**chat_kwargs(stream=True)):
+        text += chunk.choices[0].delta.content or ""
+    assert text == srv.text
+    s = only(cap, "chat")
+    assert s["status"] == "ok" and "stream_end" not in s["attrs"]
+    assert_chat_usage(s["attrs"])
+    for event in an(srv).messages.create(**msg_kwargs(stream=True)):
+        pass
+    m = only(cap, "messages")
+    assert "stream_end" not in m["attrs"] and m["attrs"]["tokens_out"] > 0
+
+
 def test_chat_stream_keeps_the_callers_stream_options(cap, srv):
     client = oa(srv)
     got = list(client.chat.completions.create(**chat_kwargs(stream=True, stream_options={"include_usage": True})))

@@ -842,3 +842,60 @@ def test_native_stream_event_check_never_skips_what_python_reads() -> None:
                 assert not _may_carry_usage(ev, anth), ev
     assert skipped > 10  # text deltas are recognised on both
     assert isinstance(openai.__version__, str) and isinstance(anthropic.__version__, str)
+
+
+def test_native_chat_chunk_reader_agrees_with_the_stream_accumulator() -> None:
+    """Traced Chat Completions streams read their chunks with ``feed_chat_chunk`` when no text is
+    captured: for each chunk it takes, the accumulator's attrs end up as ``OpenAIStreamUsage``
+    leaves them; a chunk it declines is read by Python, so attrs stay untouched then."""
+    native = _native_core()
+    if native is None:  # pragma: no cover
+        pytest.skip("native extension not built")
+    pytest.importorskip("openai")
+    from openai.types.chat import ChatCompletionChunk
+
+    odd = [None, 0, -3, 7, 2.0, True, "", "12", {}, [], {"value": "stop"}, ("x",)]
+    sequences: List[List[Dict[str, Any]]] = [copy.deepcopy(CHAT_CHUNKS)]
+    for i in range(len(CHAT_CHUNKS)):
+        for key in ("model", "choices", "usage", "x_groq", "type"):
+            for value in odd:
+                chunks = copy.deepcopy(CHAT_CHUNKS)
+                chunks[i][key] = value
+                sequences.append(chunks)
+        for key in ("index", "finish_reason", "delta"):
+            for value in odd + [1, "length"]:
+                chunks = copy.deepcopy(CHAT_CHUNKS)
+                if chunks[i]["choices"]:
+                    chunks[i]["choices"][0][key] = value
+                    chunks[i]["choices"].append({"index": 1, "delta": {}, "finish_reason": "length"})
+                    sequences.append(chunks)
+    usage = CHAT_CHUNKS[-1]["usage"]
+    for key in ("prompt_tokens", "completion_tokens", "prompt_cache_hit_tokens", "prompt_tokens_details",
+                "completion_tokens_details"):
+        for value in odd + [{"cached_tokens": 5, "cache_write_tokens": 3}, {"reasoning_tokens": 9}]:
+            chunks = copy.deepcopy(CHAT_CHUNKS)
+            chunks[-1]["usage"] = {**copy.deepcopy(usage), key: value}
+            sequences.append(chunks)
+            groq = copy.deepcopy(CHAT_CHUNKS)
+            groq[-1]["usage"] = None
+            groq[-1]["x_groq"] = {"id": "req", "usage": chunks[-1]["usage"]}
+            sequences.append(groq)
+    forms = [copy.deepcopy, ns, lambda c: ChatCompletionChunk.model_construct(**copy.deepcopy(c))]
+    taken = declined = 0
+    for chunks in sequences:
+        for form in forms:
+            objs = [form(c) for c in chunks]
+            want = OpenAIStreamUsage()
+            for o in objs:
+                want.feed(o)
+            got = OpenAIStreamUsage()
+            for o in objs:
+                before = dict(got._attrs)
+                if native.feed_chat_chunk(got._attrs, o):
+                    taken += 1
+                else:
+                    declined += 1
+                    assert got._attrs == before
+                    got._feed(o)
+            assert list(got.attrs().items()) == list(want.attrs().items()), chunks
+    assert taken > declined  # the reader does serve chunks (SDK models and dicts)

@@ -1,5 +1,5 @@
 """Type stub for the native core (``rust/src``). ``mist._pycore`` implements the same functions."""
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 MAX_STRING_CHARS: int
 MAX_DEPTH: int
@@ -49,6 +49,21 @@ def record_usage(result: Any, attrs: Dict[str, Any], family: str, provider_fixed
 
 def may_carry_usage(item: Any, anthropic: bool) -> bool:
     """``instrumentation._may_carry_usage`` natively (True, the safe answer, wherever unsure)."""
+
+def feed_chat_chunk(attrs: Dict[str, Any], chunk: Any) -> bool:
+    """``OpenAIStreamUsage._feed(chunk)`` for a Chat Completions chunk, its text left out: model,
+    finish reason, provider and usage into the accumulator's attrs. Native only; False, attrs
+    untouched, when Python must read the chunk."""
+
+class StreamTap:
+    """The iterator ``for chunk in stream`` gets from a traced sync SDK stream: passes chunks
+    through, calling ``trace.feed`` on those that may carry usage (the first, and all when content
+    is captured) and ``trace.finish`` when the stream ends or fails. Holds ``owner`` (the traced
+    stream) while it lives. Native only."""
+
+    def __init__(self, owner: Any, it: Iterator[Any], trace: Any, anthropic: bool, capture: bool) -> None: ...
+    def __iter__(self) -> "StreamTap": ...
+    def __next__(self) -> Any: ...
 
 USAGE_VIEW_NAMES: List[str]
 def new_trace_id() -> str: ...

@@ -570,7 +570,7 @@ class _StreamTrace:
 
     Holds no reference to the stream wrapper, so a dropped wrapper is collected and ends the span."""
 
-    __slots__ = ("call", "acc", "done", "first", "anthropic")
+    __slots__ = ("call", "acc", "done", "first", "anthropic", "fast")
 
     def __init__(self, call: _Call) -> None:
         self.call = call
@@ -578,6 +578,8 @@ class _StreamTrace:
         self.acc = AnthropicStreamUsage() if self.anthropic else OpenAIStreamUsage()
         self.done = False
         self.first = 0
+        # Chat Completions chunks read natively when their text is not captured
+        self.fast = _feed_chat_chunk is not None and not self.anthropic and not call.capture
 
     def feed(self, item: Any) -> bool:
         """Note one event; True when it is the usage-only chunk that ``include_usage`` added (the
@@ -587,11 +589,13 @@ class _StreamTrace:
         try:
             if not self.first:
                 self.first = _perf()
-                self.acc.feed(item)
-            elif self.call.capture or _carries_usage(item, self.anthropic):
-                self.acc.feed(item)
-            else:
+            elif not (self.call.capture or _carries_usage(item, self.anthropic)):
                 return False  # a text delta (most of a stream): never the usage-only chunk
+            acc = self.acc
+            if self.fast and _feed_chat_chunk(acc._attrs, item):
+                acc.events += 1
+            else:
+                acc.feed(item)
         except Exception:
             pass
         if self.call.hide_usage:
@@ -668,6 +672,8 @@ def _may_carry_usage(item: Any, anthropic: bool) -> bool:
 
 # The native twin when the extension runs (it answers True, the safe answer, wherever unsure).
 _carries_usage = getattr(core, "may_carry_usage", None) or _may_carry_usage
+_StreamTap = getattr(core, "StreamTap", None)
+_feed_chat_chunk = getattr(core, "feed_chat_chunk", None)  # OpenAIStreamUsage._feed, text left out
 
 
 class _StreamProxy:
@@ -710,15 +716,27 @@ class _TracedStream(_StreamProxy):
 
     __slots__ = ()
 
-    def __iter__(self) -> "_TracedStream":
+    def _mist_iterator(self) -> Any:
+        it = self._mist_next
+        if it is None:
+            inner = self._mist_inner
+            it = inner if hasattr(type(inner), "__next__") else iter(inner)
+            object.__setattr__(self, "_mist_next", it)
+        return it
+
+    def __iter__(self) -> Any:
+        # `for chunk in stream`: the native tap takes each chunk through in one call, calling feed
+        # and finish below as __next__ does; next(stream) and the pure core use __next__
+        if _StreamTap is not None:
+            try:
+                trace = self._mist_trace
+                return _StreamTap(self, self._mist_iterator(), trace, trace.anthropic, bool(trace.call.capture))
+            except Exception:
+                pass
         return self
 
     def __next__(self) -> Any:
-        nxt = self._mist_next
-        if nxt is None:
-            inner = self._mist_inner
-            nxt = inner.__next__ if hasattr(type(inner), "__next__") else iter(inner).__next__
-            object.__setattr__(self, "_mist_next", nxt)
+        nxt = self._mist_iterator().__next__
         trace = self._mist_trace
         while True:
             try:

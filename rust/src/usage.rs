@@ -259,6 +259,111 @@ pub fn read_usage<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> Option<Bound
     read(py, obj).unwrap_or(None)
 }
 
+/// `usage._openai_chat_usage`: a Chat Completions usage block into `found`; false when it has
+/// neither count.
+fn chat_usage<'py>(py: Python<'py>, u: &View<'py>, found: &Bound<'py, PyDict>) -> R<bool> {
+    let prompt = count(u.get(intern!(py, "prompt_tokens"))?)?;
+    let completion = count(u.get(intern!(py, "completion_tokens"))?)?;
+    if prompt.is_none() && completion.is_none() {
+        return Ok(false);
+    }
+    if let Some((_, p)) = prompt {
+        found.set_item(intern!(py, "tokens_in"), p)?;
+    }
+    if let Some((_, c)) = completion {
+        found.set_item(intern!(py, "tokens_out"), c)?;
+    }
+    let details = view(u.get(intern!(py, "prompt_tokens_details"))?.as_ref())?;
+    let mut cached = count(details.get(intern!(py, "cached_tokens"))?)?;
+    if cached.is_none() {
+        cached = count(u.get(intern!(py, "prompt_cache_hit_tokens"))?)?; // DeepSeek
+    }
+    let write = count(details.get(intern!(py, "cache_write_tokens"))?)?;
+    let reasoning = count(view(u.get(intern!(py, "completion_tokens_details"))?.as_ref())?.get(intern!(py, "reasoning_tokens"))?)?;
+    for (key, v) in [("tokens_cache_read", cached), ("tokens_cache_write", write), ("tokens_reasoning", reasoning)] {
+        if let Some((n, v)) = v {
+            if n != 0 {
+                found.set_item(key, v)?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// `OpenAIStreamUsage._feed` for one Chat Completions chunk, its text left out: what it says into
+/// `staged`, in the order the Python code sets it.
+fn chat_chunk<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>, chunk: &Bound<'py, PyAny>, staged: &Bound<'py, PyDict>) -> R<()> {
+    let o = view(Some(chunk))?;
+    if o.get(intern!(py, "type"))?.is_some() {
+        return Err(Pass); // a typed event (helper, Responses API): Python's
+    }
+    if let Some(m) = text(o.get(intern!(py, "model"))?)? {
+        if !attrs.contains(intern!(py, "model"))? {
+            staged.set_item(intern!(py, "model"), m)?;
+        }
+    }
+    if let Some(choices) = o.get(intern!(py, "choices"))? {
+        let items: Vec<Bound<'py, PyAny>> = if let Ok(l) = choices.cast_exact::<PyList>() {
+            l.iter().collect()
+        } else if let Ok(t) = choices.cast_exact::<PyTuple>() {
+            t.iter().collect()
+        } else if choices.is_instance_of::<PyList>() || choices.is_instance_of::<PyTuple>() {
+            return Err(Pass);
+        } else {
+            Vec::new()
+        };
+        for choice in items {
+            let c = view(Some(&choice))?;
+            match c.get(intern!(py, "index"))? {
+                None => {}
+                Some(i) if i.is_exact_instance_of::<PyInt>() => {
+                    if i.extract::<i64>().ok() != Some(0) {
+                        continue; // text and finish reason of the first choice only
+                    }
+                }
+                Some(_) => return Err(Pass),
+            }
+            if let Some(f) = text(c.get(intern!(py, "finish_reason"))?)? {
+                staged.set_item(intern!(py, "finish_reason"), f)?;
+            }
+        }
+    }
+    let mut usage = o.get(intern!(py, "usage"))?;
+    if usage.is_none() {
+        if let Some(groq) = o.get(intern!(py, "x_groq"))? {
+            usage = view(Some(&groq))?.get(intern!(py, "usage"))?;
+            if usage.is_some() {
+                staged.set_item(intern!(py, "provider"), intern!(py, "groq"))?;
+            }
+        }
+    }
+    if let Some(usage) = usage {
+        let u = view(Some(&usage))?;
+        let found = PyDict::new(py);
+        if chat_usage(py, &u, &found)? {
+            if u.get(intern!(py, "prompt_cache_hit_tokens"))?.is_some() {
+                found.set_item(intern!(py, "provider"), intern!(py, "deepseek"))?;
+            }
+            for (k, v) in found.iter() {
+                staged.set_item(k, v)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `OpenAIStreamUsage._feed(chunk)` for a Chat Completions chunk (SDK object or dict) when its text
+/// is not wanted: model, finish reason, provider and usage into the accumulator's `attrs`. False,
+/// `attrs` untouched, for any other event or any value this reader leaves to Python.
+#[pyfunction]
+pub fn feed_chat_chunk<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>, chunk: &Bound<'py, PyAny>) -> bool {
+    let staged = PyDict::new(py);
+    if chat_chunk(py, attrs, chunk, &staged).is_err() {
+        return false;
+    }
+    attrs.update(staged.as_mapping()).is_ok()
+}
+
 /// A plain count for pricing: absent/None → 0 (Some(None)), an exact int in i64 → it, else Pass.
 fn price_count(attrs: &Bound<'_, PyDict>, key: &Bound<'_, PyString>) -> R<Option<i64>> {
     match attrs.get_item(key)?.filter(|v| !v.is_none()) {
