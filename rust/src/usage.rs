@@ -158,37 +158,7 @@ fn read<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> R<Option<Bound<'py, Py
     let completion = u.get(intern!(py, "completion_tokens"))?;
     if prompt.is_some() || completion.is_some() {
         // OpenAI Chat Completions
-        let prompt = count(prompt)?;
-        let completion = count(completion)?;
-        if prompt.is_some() || completion.is_some() {
-            if let Some((_, p)) = prompt {
-                attrs.set_item(intern!(py, "tokens_in"), p)?;
-            }
-            if let Some((_, c)) = completion {
-                attrs.set_item(intern!(py, "tokens_out"), c)?;
-            }
-            let details = view(u.get(intern!(py, "prompt_tokens_details"))?.as_ref())?;
-            let reasoning_details = view(u.get(intern!(py, "completion_tokens_details"))?.as_ref())?;
-            let mut cached = count(details.get(intern!(py, "cached_tokens"))?)?;
-            if cached.is_none() {
-                cached = count(u.get(intern!(py, "prompt_cache_hit_tokens"))?)?;
-            }
-            if let Some((n, c)) = cached {
-                if n != 0 {
-                    attrs.set_item(intern!(py, "tokens_cache_read"), c)?;
-                }
-            }
-            if let Some((n, w)) = count(details.get(intern!(py, "cache_write_tokens"))?)? {
-                if n != 0 {
-                    attrs.set_item(intern!(py, "tokens_cache_write"), w)?;
-                }
-            }
-            if let Some((n, r)) = count(reasoning_details.get(intern!(py, "reasoning_tokens"))?)? {
-                if n != 0 {
-                    attrs.set_item(intern!(py, "tokens_reasoning"), r)?;
-                }
-            }
-        }
+        chat_usage(py, &u, &attrs)?;
         if u.get(intern!(py, "prompt_cache_hit_tokens"))?.is_some() || u.get(intern!(py, "prompt_cache_miss_tokens"))?.is_some() {
             attrs.set_item(intern!(py, "provider"), intern!(py, "deepseek"))?;
         } else if o.get(intern!(py, "x_groq"))?.is_some() {
@@ -280,7 +250,8 @@ fn chat_usage<'py>(py: Python<'py>, u: &View<'py>, found: &Bound<'py, PyDict>) -
     }
     let write = count(details.get(intern!(py, "cache_write_tokens"))?)?;
     let reasoning = count(view(u.get(intern!(py, "completion_tokens_details"))?.as_ref())?.get(intern!(py, "reasoning_tokens"))?)?;
-    for (key, v) in [("tokens_cache_read", cached), ("tokens_cache_write", write), ("tokens_reasoning", reasoning)] {
+    let keys = [intern!(py, "tokens_cache_read"), intern!(py, "tokens_cache_write"), intern!(py, "tokens_reasoning")];
+    for (key, v) in keys.into_iter().zip([cached, write, reasoning]) {
         if let Some((n, v)) = v {
             if n != 0 {
                 found.set_item(key, v)?;
