@@ -552,7 +552,7 @@ impl<'a> Enc<'a> {
             if braces {
                 self.buf.push(b'{');
             }
-            for j in 0..order.len() {
+            for j in 0..order.keys() {
                 if j > 0 || !braces {
                     self.buf.push(b',');
                 }

@@ -68,7 +68,7 @@ impl KeyOrder {
         true
     }
 
-    pub fn len(&self) -> usize {
+    pub fn keys(&self) -> usize {
         self.n
     }
 
