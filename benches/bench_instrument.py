@@ -307,6 +307,7 @@ def _wrapped(plain_oai: Any, plain_ant: Any) -> Dict[str, Tuple[Callable[[], Any
     response = plain_oai.chat.completions.create(**KW)
     chunks = list(plain_oai.chat.completions.create(stream=True, stream_options={"include_usage": True}, **KW))
     message = plain_ant.messages.create(**MKW)
+    events = list(plain_ant.messages.create(stream=True, **MKW))
     oinfo = instrument_module._ClientInfo.detect(plain_oai, True)
     ainfo = instrument_module._ClientInfo.detect(plain_ant, True)
 
@@ -319,15 +320,21 @@ def _wrapped(plain_oai: Any, plain_ant: Any) -> Dict[str, Tuple[Callable[[], Any
     def ret_stream(**_: Any) -> Any:
         return iter(chunks)
 
+    def ret_events(**_: Any) -> Any:
+        return iter(events)
+
     wrapped = instrument_module._sync_wrapper(ret_response, "chat", True, oinfo)
     wrapped_msg = instrument_module._sync_wrapper(ret_message, "messages", True, ainfo)
     wrapped_stream = instrument_module._sync_wrapper(ret_stream, "chat", True, oinfo)
+    wrapped_events = instrument_module._sync_wrapper(ret_events, "messages", True, ainfo)
     return {
         "chat": (lambda: wrapped(**KW), lambda: ret_response(**KW)),
         "messages": (lambda: wrapped_msg(**MKW), lambda: ret_message(**MKW)),
         "chat_stream_%d_chunks" % len(chunks): (
             lambda: _drain(wrapped_stream(stream=True, **KW)),
             lambda: _drain(ret_stream(stream=True, stream_options={"include_usage": True}, **KW))),
+        "messages_stream_%d_events" % len(events): (
+            lambda: _drain(wrapped_events(stream=True, **MKW)), lambda: _drain(ret_events(stream=True, **MKW))),
     }
 
 

@@ -891,7 +891,7 @@ def test_native_chat_chunk_reader_agrees_with_the_stream_accumulator() -> None:
             got = OpenAIStreamUsage()
             for o in objs:
                 before = dict(got._attrs)
-                if native.feed_chat_chunk(got._attrs, o):
+                if native.feed_chat_chunk(got, o):
                     taken += 1
                 else:
                     declined += 1
@@ -899,3 +899,85 @@ def test_native_chat_chunk_reader_agrees_with_the_stream_accumulator() -> None:
                     got._feed(o)
             assert list(got.attrs().items()) == list(want.attrs().items()), chunks
     assert taken > declined  # the reader does serve chunks (SDK models and dicts)
+
+
+def test_native_message_event_reader_agrees_with_the_stream_accumulator() -> None:
+    """Traced Anthropic streams read their events with ``feed_message_event`` when no text is
+    captured: for each event it takes, the accumulator (attrs and running counts) ends up as
+    ``AnthropicStreamUsage`` leaves it; an event it declines leaves the accumulator untouched."""
+    native = _native_core()
+    if native is None:  # pragma: no cover
+        pytest.skip("native extension not built")
+    pytest.importorskip("anthropic")
+    from anthropic.types import RawMessageStreamEvent
+    from pydantic import TypeAdapter
+
+    def state(acc: Any) -> Any:
+        return list(acc.attrs().items()), acc._input, acc._cache_read, acc._cache_write, acc._have_input
+
+    odd = [None, 0, -3, 7, 2.0, True, "", "12", {}, [], {"value": "end_turn"}, 2**70]
+    sequences: List[List[Dict[str, Any]]] = [copy.deepcopy(ANTHROPIC_EVENTS)]
+    start, delta = 0, 6  # message_start, message_delta
+    for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens"):
+        for value in odd:
+            for i, path in ((start, ("message", "usage")), (delta, ("usage",))):
+                events = copy.deepcopy(ANTHROPIC_EVENTS)
+                target = events[i]
+                for p in path:
+                    target = target[p]
+                target[key] = value
+                sequences.append(events)
+    for value in odd + ["max_tokens"]:
+        for i, path, key in ((start, ("message",), "model"), (delta, ("delta",), "stop_reason"),
+                             (start, ("message",), "usage"), (delta, (), "usage"), (delta, (), "delta"),
+                             (start, (), "message"), (start, (), "type"), (7, (), "message")):
+            events = copy.deepcopy(ANTHROPIC_EVENTS)
+            target = events[i]
+            for p in path:
+                target = target[p]
+            target[key] = value
+            sequences.append(events)
+    events = copy.deepcopy(ANTHROPIC_EVENTS)
+    events.insert(7, copy.deepcopy(ANTHROPIC_EVENTS[6]))  # counts are cumulative: the last one wins
+    events[7]["usage"] = {"output_tokens": 40, "input_tokens": 30}
+    sequences.append(events)
+    sequences.append(copy.deepcopy(ANTHROPIC_EVENTS[1:]))  # no message_start: counts from deltas only
+    keys = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    for mask in range(8):  # each subset of the input counts, at the start or only in a delta
+        subset = {k: 10 + n for n, k in enumerate(keys) if mask >> n & 1}
+        for i, path in ((start, ("message",)), (delta, ())):
+            events = copy.deepcopy(ANTHROPIC_EVENTS)
+            target = events[i]
+            for p in path:
+                target = target[p]
+            target["usage"] = {**subset, "output_tokens": 3}
+            if i == delta:
+                events[start]["message"]["usage"] = {"output_tokens": 1}
+            sequences.append(events)
+
+    adapter = TypeAdapter(RawMessageStreamEvent)
+
+    def sdk(e: Dict[str, Any]) -> Any:
+        try:
+            return adapter.validate_python(copy.deepcopy(e))
+        except Exception:
+            return copy.deepcopy(e)
+
+    taken = declined = 0
+    for events in sequences:
+        for form in (copy.deepcopy, ns, sdk):
+            objs = [form(e) for e in events]
+            want = AnthropicStreamUsage()
+            for o in objs:
+                want.feed(o)
+            got = AnthropicStreamUsage()
+            for o in objs:
+                before = state(got)
+                if native.feed_message_event(got, o):
+                    taken += 1
+                else:
+                    declined += 1
+                    assert state(got) == before
+                    got._feed(o)
+            assert state(got)[0] == state(want)[0] and state(got)[1:] == state(want)[1:], events
+    assert taken > declined

@@ -50,10 +50,15 @@ def record_usage(result: Any, attrs: Dict[str, Any], family: str, provider_fixed
 def may_carry_usage(item: Any, anthropic: bool) -> bool:
     """``instrumentation._may_carry_usage`` natively (True, the safe answer, wherever unsure)."""
 
-def feed_chat_chunk(attrs: Dict[str, Any], chunk: Any) -> bool:
+def feed_chat_chunk(acc: Any, chunk: Any) -> bool:
     """``OpenAIStreamUsage._feed(chunk)`` for a Chat Completions chunk, its text left out: model,
-    finish reason, provider and usage into the accumulator's attrs. Native only; False, attrs
+    finish reason, provider and usage into the accumulator's attrs. Native only; False, ``acc``
     untouched, when Python must read the chunk."""
+
+def feed_message_event(acc: Any, event: Any) -> bool:
+    """``AnthropicStreamUsage._feed(event)`` for a raw Messages stream event, its text left out:
+    model, cumulative counts and stop reason into the accumulator. Native only; False, ``acc``
+    untouched, when Python must read the event."""
 
 class StreamTap:
     """The iterator ``for chunk in stream`` gets from a traced sync SDK stream: passes chunks

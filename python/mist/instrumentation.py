@@ -578,8 +578,8 @@ class _StreamTrace:
         self.acc = AnthropicStreamUsage() if self.anthropic else OpenAIStreamUsage()
         self.done = False
         self.first = 0
-        # Chat Completions chunks read natively when their text is not captured
-        self.fast = _feed_chat_chunk is not None and not self.anthropic and not call.capture
+        # events read natively (model, usage, finish reason) when their text is not captured
+        self.fast = None if call.capture else (_feed_message_event if self.anthropic else _feed_chat_chunk)
 
     def feed(self, item: Any) -> bool:
         """Note one event; True when it is the usage-only chunk that ``include_usage`` added (the
@@ -592,7 +592,8 @@ class _StreamTrace:
             elif not (self.call.capture or _carries_usage(item, self.anthropic)):
                 return False  # a text delta (most of a stream): never the usage-only chunk
             acc = self.acc
-            if self.fast and _feed_chat_chunk(acc._attrs, item):
+            fast = self.fast
+            if fast is not None and fast(acc, item):
                 acc.events += 1
             else:
                 acc.feed(item)
@@ -673,7 +674,9 @@ def _may_carry_usage(item: Any, anthropic: bool) -> bool:
 # The native twin when the extension runs (it answers True, the safe answer, wherever unsure).
 _carries_usage = getattr(core, "may_carry_usage", None) or _may_carry_usage
 _StreamTap = getattr(core, "StreamTap", None)
-_feed_chat_chunk = getattr(core, "feed_chat_chunk", None)  # OpenAIStreamUsage._feed, text left out
+# twins of OpenAIStreamUsage._feed and AnthropicStreamUsage._feed, the text left out
+_feed_chat_chunk = getattr(core, "feed_chat_chunk", None)
+_feed_message_event = getattr(core, "feed_message_event", None)
 
 
 class _StreamProxy:

@@ -230,6 +230,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(usage::record_usage, m)?)?;
     m.add_function(wrap_pyfunction!(usage::may_carry_usage, m)?)?;
     m.add_function(wrap_pyfunction!(usage::feed_chat_chunk, m)?)?;
+    m.add_function(wrap_pyfunction!(usage::feed_message_event, m)?)?;
     m.add_class::<streamtap::StreamTap>()?;
     m.add("USAGE_VIEW_NAMES", usage::VIEW_NAMES.to_vec())?;
     m.add_function(wrap_pyfunction!(new_trace_id, m)?)?;

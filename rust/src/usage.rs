@@ -324,15 +324,105 @@ fn chat_chunk<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>, chunk: &Bound<'p
 }
 
 /// `OpenAIStreamUsage._feed(chunk)` for a Chat Completions chunk (SDK object or dict) when its text
-/// is not wanted: model, finish reason, provider and usage into the accumulator's `attrs`. False,
-/// `attrs` untouched, for any other event or any value this reader leaves to Python.
+/// is not wanted: model, finish reason, provider and usage into the accumulator `acc`'s attrs.
+/// False, `acc` untouched, for any other event or any value this reader leaves to Python.
 #[pyfunction]
-pub fn feed_chat_chunk<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>, chunk: &Bound<'py, PyAny>) -> bool {
+pub fn feed_chat_chunk<'py>(py: Python<'py>, acc: &Bound<'py, PyAny>, chunk: &Bound<'py, PyAny>) -> bool {
+    let Ok(attrs) = acc.getattr(intern!(py, "_attrs")) else { return false };
+    let Ok(attrs) = attrs.cast_exact::<PyDict>() else { return false };
     let staged = PyDict::new(py);
     if chat_chunk(py, attrs, chunk, &staged).is_err() {
         return false;
     }
     attrs.update(staged.as_mapping()).is_ok()
+}
+
+/// An int attribute of the accumulator (its running cache and input counts).
+fn acc_int(acc: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> R<i64> {
+    let v = acc.getattr(name)?;
+    if !v.is_exact_instance_of::<PyInt>() {
+        return Err(Pass);
+    }
+    Ok(v.extract()?)
+}
+
+/// `AnthropicStreamUsage._feed` for one raw Messages stream event, its text left out: the model,
+/// the cumulative counts and the stop reason into the accumulator `acc` (its attrs and its running
+/// input, cache read and cache write counts). Everything is read before anything is written, so
+/// a Pass leaves `acc` untouched.
+fn message_event<'py>(py: Python<'py>, acc: &Bound<'py, PyAny>, event: &Bound<'py, PyAny>) -> R<()> {
+    let o = view(Some(event))?;
+    let Some(kind) = o.get(intern!(py, "type"))? else { return Ok(()) };
+    let kind = kind.cast_exact::<PyString>().map_err(|_| Pass)?;
+    let (usage, model, finish) = match kind.to_str()? {
+        "message_start" => {
+            let m = view(o.get(intern!(py, "message"))?.as_ref())?;
+            (m.get(intern!(py, "usage"))?, text(m.get(intern!(py, "model"))?)?, None)
+        }
+        "message_delta" => {
+            let d = view(o.get(intern!(py, "delta"))?.as_ref())?;
+            (o.get(intern!(py, "usage"))?, None, text(d.get(intern!(py, "stop_reason"))?)?)
+        }
+        // the helper's final snapshot (read by from_response) and a whole message: Python's
+        "message_stop" if o.get(intern!(py, "message"))?.is_some() => return Err(Pass),
+        "message" => return Err(Pass),
+        _ => return Ok(()), // text deltas (not captured here), block starts and stops, pings, helper events
+    };
+    let u = view(usage.as_ref())?;
+    let inp = count(u.get(intern!(py, "input_tokens"))?)?;
+    let read = count(u.get(intern!(py, "cache_read_input_tokens"))?)?;
+    let write = count(u.get(intern!(py, "cache_creation_input_tokens"))?)?;
+    let out = count(u.get(intern!(py, "output_tokens"))?)?;
+    let have = acc.getattr(intern!(py, "_have_input"))?;
+    let have = if have.is_exact_instance_of::<pyo3::types::PyBool>() { have.is_truthy()? } else { return Err(Pass) };
+    let mut input = acc_int(acc, intern!(py, "_input"))?;
+    let mut cache_read = acc_int(acc, intern!(py, "_cache_read"))?;
+    let mut cache_write = acc_int(acc, intern!(py, "_cache_write"))?;
+    let attrs = acc.getattr(intern!(py, "_attrs"))?;
+    let attrs = attrs.cast_exact::<PyDict>().map_err(|_| Pass)?;
+    if let Some((n, _)) = inp {
+        input = n;
+    }
+    if let Some((n, _)) = read {
+        cache_read = n;
+    }
+    if let Some((n, _)) = write {
+        cache_write = n;
+    }
+    let have = have || inp.is_some() || read.is_some() || write.is_some();
+    let total = if have { Some(input.checked_add(cache_read).and_then(|t| t.checked_add(cache_write)).ok_or(Pass)?) } else { None };
+    // all read: now write, in the order the Python code does
+    if let Some(m) = model {
+        attrs.set_item(intern!(py, "model"), m)?;
+    }
+    acc.setattr(intern!(py, "_input"), input)?;
+    acc.setattr(intern!(py, "_cache_read"), cache_read)?;
+    acc.setattr(intern!(py, "_cache_write"), cache_write)?;
+    acc.setattr(intern!(py, "_have_input"), have)?;
+    if let Some(t) = total {
+        attrs.set_item(intern!(py, "tokens_in"), t)?;
+        if cache_read != 0 {
+            attrs.set_item(intern!(py, "tokens_cache_read"), cache_read)?;
+        }
+        if cache_write != 0 {
+            attrs.set_item(intern!(py, "tokens_cache_write"), cache_write)?;
+        }
+    }
+    if let Some((_, o)) = out {
+        attrs.set_item(intern!(py, "tokens_out"), o)?;
+    }
+    if let Some(f) = finish {
+        attrs.set_item(intern!(py, "finish_reason"), f)?;
+    }
+    Ok(())
+}
+
+/// `AnthropicStreamUsage._feed(event)` for a raw Messages stream event (SDK object or dict) when its
+/// text is not wanted. False, the accumulator untouched, for any event or value this reader leaves
+/// to Python.
+#[pyfunction]
+pub fn feed_message_event<'py>(py: Python<'py>, acc: &Bound<'py, PyAny>, event: &Bound<'py, PyAny>) -> bool {
+    message_event(py, acc, event).is_ok()
 }
 
 /// A plain count for pricing: absent/None → 0 (Some(None)), an exact int in i64 → it, else Pass.
