@@ -915,28 +915,27 @@ def test_native_message_event_reader_agrees_with_the_stream_accumulator() -> Non
     def state(acc: Any) -> Any:
         return list(acc.attrs().items()), acc._input, acc._cache_read, acc._cache_write, acc._have_input
 
+    def changed(i: int, path: Any, key: str, value: Any) -> List[Dict[str, Any]]:
+        """ANTHROPIC_EVENTS with events[i][path...][key] = value."""
+        events = copy.deepcopy(ANTHROPIC_EVENTS)
+        target = events[i]
+        for p in path:
+            target = target[p]
+        target[key] = value
+        return events
+
     odd = [None, 0, -3, 7, 2.0, True, "", "12", {}, [], {"value": "end_turn"}, 2**70]
     sequences: List[List[Dict[str, Any]]] = [copy.deepcopy(ANTHROPIC_EVENTS)]
     start, delta = 0, 6  # message_start, message_delta
     for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens"):
         for value in odd:
-            for i, path in ((start, ("message", "usage")), (delta, ("usage",))):
-                events = copy.deepcopy(ANTHROPIC_EVENTS)
-                target = events[i]
-                for p in path:
-                    target = target[p]
-                target[key] = value
-                sequences.append(events)
+            sequences.append(changed(start, ("message", "usage"), key, value))
+            sequences.append(changed(delta, ("usage",), key, value))
     for value in odd + ["max_tokens"]:
         for i, path, key in ((start, ("message",), "model"), (delta, ("delta",), "stop_reason"),
                              (start, ("message",), "usage"), (delta, (), "usage"), (delta, (), "delta"),
                              (start, (), "message"), (start, (), "type"), (7, (), "message")):
-            events = copy.deepcopy(ANTHROPIC_EVENTS)
-            target = events[i]
-            for p in path:
-                target = target[p]
-            target[key] = value
-            sequences.append(events)
+            sequences.append(changed(i, path, key, value))
     events = copy.deepcopy(ANTHROPIC_EVENTS)
     events.insert(7, copy.deepcopy(ANTHROPIC_EVENTS[6]))  # counts are cumulative: the last one wins
     events[7]["usage"] = {"output_tokens": 40, "input_tokens": 30}
@@ -944,16 +943,11 @@ def test_native_message_event_reader_agrees_with_the_stream_accumulator() -> Non
     sequences.append(copy.deepcopy(ANTHROPIC_EVENTS[1:]))  # no message_start: counts from deltas only
     keys = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
     for mask in range(8):  # each subset of the input counts, at the start or only in a delta
-        subset = {k: 10 + n for n, k in enumerate(keys) if mask >> n & 1}
-        for i, path in ((start, ("message",)), (delta, ())):
-            events = copy.deepcopy(ANTHROPIC_EVENTS)
-            target = events[i]
-            for p in path:
-                target = target[p]
-            target["usage"] = {**subset, "output_tokens": 3}
-            if i == delta:
-                events[start]["message"]["usage"] = {"output_tokens": 1}
-            sequences.append(events)
+        usage = {**{k: 10 + n for n, k in enumerate(keys) if mask >> n & 1}, "output_tokens": 3}
+        sequences.append(changed(start, ("message",), "usage", usage))
+        events = changed(delta, (), "usage", usage)
+        events[start]["message"]["usage"] = {"output_tokens": 1}
+        sequences.append(events)
 
     adapter = TypeAdapter(RawMessageStreamEvent)
 
