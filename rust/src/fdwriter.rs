@@ -48,6 +48,26 @@ struct Target {
     fd: i32,
 }
 
+/// Whether the file at `path` (open as `fd`) ends inside a line: a process killed while its
+/// writer was in `write()` can leave a torn last line (the kernel stops copying at a page boundary
+/// on a fatal signal). Regular files only, read through a second, read-only descriptor; false
+/// whenever that is not possible.
+fn ends_torn(path: &std::ffi::CStr, fd: i32) -> bool {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG || st.st_size <= 0 {
+        return false;
+    }
+    let rd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if rd < 0 {
+        return false;
+    }
+    let mut c = 0u8;
+    let end = unsafe { libc::lseek(rd, 0, libc::SEEK_END) };
+    let n = if end > 0 { unsafe { libc::pread(rd, &mut c as *mut u8 as *mut libc::c_void, 1, end - 1) } } else { 0 };
+    unsafe { libc::close(rd) };
+    n == 1 && c != b'\n'
+}
+
 impl Target {
     fn write(&mut self, b: &[u8]) -> Result<(), i32> {
         let Some(path) = &self.path else { return Ok(()) };
@@ -57,6 +77,12 @@ impl Target {
                 return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
             }
             self.fd = fd;
+            if ends_torn(path, fd) {
+                let mut first = Vec::with_capacity(b.len() + 1); // one write: still whole lines
+                first.push(b'\n');
+                first.extend_from_slice(b);
+                return write_all(self.fd, &first);
+            }
         }
         write_all(self.fd, b)
     }

@@ -2,9 +2,27 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import Optional
 
 from .base import Sink
+
+
+def _ends_torn(path: str, fd: int) -> bool:
+    """Whether the file ends inside a line: a process killed while its writer was in ``write()``
+    can leave a torn last line (the kernel stops copying at a page boundary on a fatal signal).
+    Regular files only, read through a second, read-only descriptor; False whenever that fails."""
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size <= 0:
+            return False
+        rd = os.open(path, os.O_RDONLY)
+        try:
+            return os.pread(rd, 1, os.lseek(rd, 0, os.SEEK_END) - 1) != b"\n"
+        finally:
+            os.close(rd)
+    except (OSError, ValueError):
+        return False
 
 
 class FileSink(Sink):
@@ -13,11 +31,13 @@ class FileSink(Sink):
         self.url = "file://" + path
         self._fd: Optional[int] = None
         self._pid = os.getpid()
+        self._torn = False
 
     def _open(self) -> int:
         if self._fd is None or self._pid != os.getpid():
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             self._pid = os.getpid()
+            self._torn = _ends_torn(self.path, self._fd)
         return self._fd
 
     def native_target(self) -> str:
@@ -27,6 +47,9 @@ class FileSink(Sink):
     def write(self, batch: bytes) -> None:
         # One write() per batch with O_APPEND: processes sharing the file never interleave lines.
         fd = self._open()
+        if self._torn:
+            self._torn = False
+            batch = b"\n" + batch
         view = memoryview(batch)
         while view:
             n = os.write(fd, view)
