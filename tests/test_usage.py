@@ -844,6 +844,30 @@ def test_native_stream_event_check_never_skips_what_python_reads() -> None:
     assert isinstance(openai.__version__, str) and isinstance(anthropic.__version__, str)
 
 
+def _replay_both_ways(native_feed: Any, cls: Any, state: Any, sequences: List[Any], forms: List[Any]) -> Any:
+    """Each sequence of events, in each form, fed to one ``cls`` accumulator by Python and to
+    another through ``native_feed`` (Python reading what it declines): both end in the same
+    ``state``, and a declined event leaves the accumulator untouched. Returns (taken, declined)."""
+    taken = declined = 0
+    for events in sequences:
+        for form in forms:
+            objs = [form(e) for e in events]
+            want = cls()
+            for o in objs:
+                want.feed(o)
+            got = cls()
+            for o in objs:
+                before = state(got)
+                if native_feed(got, o):
+                    taken += 1
+                else:
+                    declined += 1
+                    assert state(got) == before
+                    got._feed(o)
+            assert state(got) == state(want), events
+    return taken, declined
+
+
 def test_native_chat_chunk_reader_agrees_with_the_stream_accumulator() -> None:
     """Traced Chat Completions streams read their chunks with ``feed_chat_chunk`` when no text is
     captured: for each chunk it takes, the accumulator's attrs end up as ``OpenAIStreamUsage``
@@ -881,23 +905,8 @@ def test_native_chat_chunk_reader_agrees_with_the_stream_accumulator() -> None:
             groq[-1]["x_groq"] = {"id": "req", "usage": chunks[-1]["usage"]}
             sequences.append(groq)
     forms = [copy.deepcopy, ns, lambda c: ChatCompletionChunk.model_construct(**copy.deepcopy(c))]
-    taken = declined = 0
-    for chunks in sequences:
-        for form in forms:
-            objs = [form(c) for c in chunks]
-            want = OpenAIStreamUsage()
-            for o in objs:
-                want.feed(o)
-            got = OpenAIStreamUsage()
-            for o in objs:
-                before = dict(got._attrs)
-                if native.feed_chat_chunk(got, o):
-                    taken += 1
-                else:
-                    declined += 1
-                    assert got._attrs == before
-                    got._feed(o)
-            assert list(got.attrs().items()) == list(want.attrs().items()), chunks
+    taken, declined = _replay_both_ways(native.feed_chat_chunk, OpenAIStreamUsage,
+                                        lambda acc: list(acc.attrs().items()), sequences, forms)
     assert taken > declined  # the reader does serve chunks (SDK models and dicts)
 
 
@@ -957,21 +966,6 @@ def test_native_message_event_reader_agrees_with_the_stream_accumulator() -> Non
         except Exception:
             return copy.deepcopy(e)
 
-    taken = declined = 0
-    for events in sequences:
-        for form in (copy.deepcopy, ns, sdk):
-            objs = [form(e) for e in events]
-            want = AnthropicStreamUsage()
-            for o in objs:
-                want.feed(o)
-            got = AnthropicStreamUsage()
-            for o in objs:
-                before = state(got)
-                if native.feed_message_event(got, o):
-                    taken += 1
-                else:
-                    declined += 1
-                    assert state(got) == before
-                    got._feed(o)
-            assert state(got)[0] == state(want)[0] and state(got)[1:] == state(want)[1:], events
+    taken, declined = _replay_both_ways(native.feed_message_event, AnthropicStreamUsage, state, sequences,
+                                        [copy.deepcopy, ns, sdk])
     assert taken > declined
