@@ -668,6 +668,7 @@ def test_a_failure_inside_instrumentation_never_breaks_the_call(cap, srv, monkey
 
     monkeypatch.setattr(instrument_module._Call, "__init__", broken)  # the general path (streams, helpers)
     monkeypatch.setattr(instrument_module, "Span", broken)  # and the common call's
+    monkeypatch.setattr(instrument_module, "_begin_call", instrument_module._no_begin_call)  # (native: Span made in Rust)
     assert client.chat.completions.create(**chat_kwargs()).choices[0].message.content == srv.text
     assert "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**chat_kwargs(stream=True))) == srv.text
     with aclient.messages.stream(**msg_kwargs()) as s:
@@ -706,3 +707,96 @@ def test_latency_ms_rounds_exactly_like_round():
         got, want = instrument_module._ms(ns), round(ns / 1e6, 3)
         assert got == want and repr(got) == repr(want), ns
     assert instrument_module._ms(1.5e6) == 1.5
+
+
+# ---------------------------------------------------------------------------------- native call span
+
+
+def _normalised(span):
+    """A span payload without what differs from call to call (ids, clock readings)."""
+    s = {k: v for k, v in span.items() if k not in ("trace_id", "span_id", "parent_id", "start_ns", "end_ns")}
+    s["attrs"] = {k: v for k, v in s.get("attrs", {}).items() if k != "latency_ms"}
+    s["has_parent"] = "parent_id" in span
+    return s
+
+
+def _both_ways(cap, monkeypatch, run):
+    """The spans `run()` makes through the native begin/finish and through _enter/_finish."""
+    out = []
+    for native in (True, False):
+        with monkeypatch.context() as m:
+            if not native:
+                m.setattr(instrument_module, "_begin_call", instrument_module._no_begin_call)
+                m.setattr(instrument_module, "_finish_call", instrument_module._no_finish_call)
+            cap.clear()
+            run()
+            out.append([_normalised(s) for s in cap.spans()])
+    return out
+
+
+def test_native_call_span_matches_the_python_path(cap, srv, monkeypatch):
+    if not hasattr(mist._backend.core, "begin_call"):
+        pytest.skip("the pure core has no native call span: both ways are the Python path")
+
+    def calls():
+        client, aclient = oa(srv), an(srv)
+        client.chat.completions.create(**chat_kwargs())
+        client.chat.completions.create(model="loopback-model-unpriced-y2", messages=PROMPT)  # unknown: the Python pricer
+        client.responses.create(model="o4-mini", input="hi")  # not read natively: _finish
+        client.embeddings.create(model="text-embedding-3-small", input=["a"])
+        aclient.messages.create(**msg_kwargs())
+        with mist.trace("agent"):
+            with mist.span("plan"):
+                client.chat.completions.create(**chat_kwargs())
+            aclient.messages.create(**msg_kwargs())
+        with mist.trace("budgeted", budget_usd=10.0):  # a budget: _enter / Span.end charge it
+            client.chat.completions.create(**chat_kwargs())
+
+    native, python = _both_ways(cap, monkeypatch, calls)
+    assert len(native) == 11 and native == python
+
+
+def test_native_call_span_is_current_during_the_request_and_restored_after(cap, srv):
+    seen = []
+
+    def on_request(request):
+        cur = mist.current_span()
+        seen.append((cur.operation, cur.parent_id, cur.attrs.get("model")) if cur is not None else None)
+
+    client = oa(srv, http_client=openai.DefaultHttpxClient(verify=False, event_hooks={"request": [on_request]}))
+    client.chat.completions.create(**chat_kwargs())
+    assert mist.current_span() is None
+    with mist.span("outer") as outer:
+        client.chat.completions.create(**chat_kwargs())
+        assert mist.current_span() is outer
+    assert seen == [("chat", None, "gpt-4o-mini"), ("chat", outer.span_id, "gpt-4o-mini")]
+    inner = cap.spans("chat")
+    assert inner[1]["parent_id"] == outer.span_id and inner[1]["trace_id"] == outer.trace_id
+    assert "parent_id" not in inner[0] and inner[0]["trace_id"] != outer.trace_id
+
+
+def test_native_call_span_declines_what_it_does_not_handle(cap, srv):
+    core = mist._backend.core
+    if not hasattr(core, "begin_call"):
+        pytest.skip("native backend only")
+    import time
+
+    with mist.trace("budgeted", budget_usd=1.0):  # the budget check is _enter's
+        assert core.begin_call("chat", {"model": "gpt-4o-mini"}, "openai") is None
+    span = core.begin_call("chat", {"model": 42}, "openai")  # a model that is not a str is left out
+    assert isinstance(span, mist.tracing.Span) and span.attrs == {"provider": "openai"}
+    assert mist.current_span() is span
+    attrs_before = dict(span.attrs)
+    # a response it does not read, a latency it does not round (negative): False, nothing changed
+    assert core.finish_call(span, object(), "openai", False, time.perf_counter_ns()) is False
+    future = time.perf_counter_ns() + 10**12
+    assert core.finish_call(span, {"model": "m", "usage": {"prompt_tokens": 1}}, "openai", False, future) is False
+    assert span.attrs == attrs_before and span.end_ns == 0 and mist.current_span() is span
+    assert core.finish_call(span, {"model": "gpt-4o-mini", "usage": {"prompt_tokens": 10, "completion_tokens": 2}},
+                            "openai", False, time.perf_counter_ns()) is True
+    assert mist.current_span() is None and span.end_ns > 0
+    a = only(cap, "chat")["attrs"]
+    assert (a["model"], a["tokens_in"], a["tokens_out"]) == ("gpt-4o-mini", 10, 2) and a["cost_usd"] > 0
+    # ended already: declines (Span.end emits once)
+    assert core.finish_call(span, {"model": "gpt-4o-mini", "usage": {"prompt_tokens": 1}}, "openai", False,
+                            time.perf_counter_ns()) is False

@@ -47,6 +47,17 @@ def record_usage(result: Any, attrs: Dict[str, Any], family: str, provider_fixed
     """``read_usage`` into span attrs (provider kept only when it adds to the client's), then
     ``price_attrs``. Native only; False, attrs untouched, when Python must read ``result``."""
 
+def set_span_type(span_type: type, current: Any) -> None:
+    """Register ``tracing.Span`` and the current-span ContextVar for ``begin_call``."""
+
+def begin_call(operation: str, kwargs: Dict[str, Any], provider: Optional[str]) -> Optional[Any]:
+    """``instrumentation._enter`` natively: a new current ``Span``; None (nothing done) inside a
+    trace with a budget or when tracing itself fails, and the caller then runs ``_enter``."""
+
+def finish_call(span: Any, result: Any, family: str, provider_fixed: bool, t0: int) -> bool:
+    """``instrumentation._finish`` natively (``t0`` a ``time.perf_counter_ns()`` reading); False,
+    nothing changed, when the caller must run ``_finish``."""
+
 def may_carry_usage(item: Any, anthropic: bool) -> bool:
     """``instrumentation._may_carry_usage`` natively (True, the safe answer, wherever unsure)."""
 

@@ -406,7 +406,8 @@ def _sync_wrapper(original: Callable[..., Any], op: str, streamable: bool, info:
     def traced(*args: Any, **kwargs: Any) -> Any:
         if (streamable and kwargs.get("stream") is True) or "extra_headers" in kwargs or _runtime.settings.capture_content:
             return _sync_call(original, op, streamable, info, args, kwargs)
-        span = _enter(op, info, kwargs)  # the common call: one response object, nothing to capture
+        # the common call: one response object, nothing to capture
+        span = _begin_call(op, kwargs, info.provider) or _enter(op, info, kwargs)
         if span is None:
             return original(*args, **kwargs)
         t0 = _perf()
@@ -415,7 +416,8 @@ def _sync_wrapper(original: Callable[..., Any], op: str, streamable: bool, info:
         except BaseException as exc:
             _Call(span, op, info, t0).failed(exc)
             raise
-        _finish(span, info, result, t0)
+        if not _finish_call(span, result, info.family, info.provider_fixed, t0):
+            _finish(span, info, result, t0)
         return result
 
     return traced
@@ -447,7 +449,7 @@ def _async_wrapper(original: Callable[..., Any], op: str, streamable: bool, info
                 call.failed(exc)
                 raise
             return call.returned(result, True if streamable and kwargs.get("stream") is True else None)
-        span = _enter(op, info, kwargs)
+        span = _begin_call(op, kwargs, info.provider) or _enter(op, info, kwargs)
         if span is None:
             return await original(*args, **kwargs)
         t0 = _perf()
@@ -456,7 +458,8 @@ def _async_wrapper(original: Callable[..., Any], op: str, streamable: bool, info
         except BaseException as exc:
             _Call(span, op, info, t0).failed(exc)
             raise
-        _finish(span, info, result, t0)
+        if not _finish_call(span, result, info.family, info.provider_fixed, t0):
+            _finish(span, info, result, t0)
         return result
 
     return traced
@@ -464,7 +467,10 @@ def _async_wrapper(original: Callable[..., Any], op: str, streamable: bool, info
 
 # The common call (no stream, no raw response, no content capture) takes two functions, not the
 # dozen of _Call's general path: it runs right after a network wait, with little of mist in the
-# CPU caches, where every Python call costs microseconds rather than tens of nanoseconds.
+# CPU caches, where every Python call costs microseconds rather than tens of nanoseconds. On the
+# native backend the two are one native call each (rust/src/callspan.rs: `begin_call` is _enter,
+# `finish_call` is _finish); they decline, having changed nothing, whatever is out of the ordinary
+# (a budgeted trace, a response they do not read), which then takes _enter / _finish.
 
 
 def _enter(op: str, info: _ClientInfo, kwargs: Dict[str, Any]) -> Optional[Span]:
@@ -516,6 +522,20 @@ def _no_native_record(result: Any, attrs: Dict[str, Any], family: str, provider_
 
 
 _record_native = getattr(core, "record_usage", None) or _no_native_record
+
+
+def _no_begin_call(op: str, kwargs: Dict[str, Any], provider: Any) -> None:
+    """The pure core has no ``begin_call``: every call takes ``_enter``."""
+    return None
+
+
+def _no_finish_call(span: Span, result: Any, family: str, provider_fixed: bool, t0: int) -> bool:
+    """The pure core has no ``finish_call``: every call takes ``_finish``."""
+    return False
+
+
+_begin_call = getattr(core, "begin_call", None) or _no_begin_call
+_finish_call = getattr(core, "finish_call", None) or _no_finish_call
 
 
 def _openai_helper_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:

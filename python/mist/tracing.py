@@ -290,6 +290,9 @@ class Trace(Span):
 
 span = Span
 trace = Trace
+# the native backend begins and finishes instrumented calls' spans itself (rust/src/callspan.rs)
+if hasattr(core, "set_span_type"):
+    core.set_span_type(Span, _current)
 
 
 def current_span() -> Optional[Span]:

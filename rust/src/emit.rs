@@ -192,7 +192,7 @@ fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bou
 }
 
 #[allow(clippy::too_many_arguments)]
-fn emit_impl<'py>(
+pub(crate) fn emit_impl<'py>(
     py: Python<'py>,
     op: &Bound<'py, PyAny>,
     start: &Bound<'py, PyAny>,

@@ -4,6 +4,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
+mod callspan;
 mod core;
 mod emit;
 mod fdwriter;
@@ -228,6 +229,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(usage::read_usage, m)?)?;
     m.add_function(wrap_pyfunction!(usage::price_attrs, m)?)?;
     m.add_function(wrap_pyfunction!(usage::record_usage, m)?)?;
+    m.add_function(wrap_pyfunction!(callspan::set_span_type, m)?)?;
+    m.add_function(wrap_pyfunction!(callspan::begin_call, m)?)?;
+    m.add_function(wrap_pyfunction!(callspan::finish_call, m)?)?;
     m.add_function(wrap_pyfunction!(usage::may_carry_usage, m)?)?;
     m.add_function(wrap_pyfunction!(usage::feed_chat_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(usage::feed_message_event, m)?)?;

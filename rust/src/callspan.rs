@@ -1,0 +1,169 @@
+//! The span of an instrumented client call, begun and finished in one native call each.
+//!
+//! `instrumentation`'s common call (no stream, no raw response, no content capture) runs mist's
+//! code twice: before the request, and after the answer, when milliseconds of SDK and network work
+//! have left little of mist in the CPU caches and every Python frame costs microseconds. The
+//! Python version of the two halves is `_enter` (a `Span` made current) and `_finish` (answer read,
+//! latency, context restored, priced, emitted): three to six Python frames each. `begin_call` and
+//! `finish_call` do the same work on the same `tracing.Span` objects without a Python frame, and
+//! decline (returning None / False, having changed nothing) whatever is out of the ordinary, which
+//! then takes the Python path: a budgeted trace, a response `usage::record_usage` does not read, a
+//! latency at an exact rounding tie, a span already ended. An unknown model (which the Python
+//! pricer flags and alerts on) and a trace with a budget finish through `Span.end`.
+use std::sync::Mutex;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt, PyString, PyType};
+
+use crate::ids;
+
+/// `tracing.Span` and the ContextVar holding the current span, set once by `tracing`.
+static SETUP: Mutex<Option<(Py<PyType>, Py<PyAny>)>> = Mutex::new(None);
+
+#[pyfunction]
+pub fn set_span_type(span_type: Bound<'_, PyType>, current: Bound<'_, PyAny>) {
+    *SETUP.lock().unwrap_or_else(|e| e.into_inner()) = Some((span_type.unbind(), current.unbind()));
+}
+
+fn setup(py: Python<'_>) -> Option<(Bound<'_, PyType>, Bound<'_, PyAny>)> {
+    let g = SETUP.lock().unwrap_or_else(|e| e.into_inner());
+    g.as_ref().map(|(t, v)| (t.bind(py).clone(), v.bind(py).clone()))
+}
+
+/// `time.perf_counter_ns()`: CPython reads CLOCK_MONOTONIC on Linux.
+fn monotonic_ns() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+}
+
+/// A new instance of `span_type` with every slot unset (what `Span.__new__(Span)` makes).
+fn alloc<'py>(py: Python<'py>, span_type: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyAny>> {
+    unsafe {
+        let tp = span_type.as_type_ptr();
+        let slot = pyo3::ffi::PyType_GetSlot(tp, pyo3::ffi::Py_tp_alloc);
+        let alloc: pyo3::ffi::allocfunc = if slot.is_null() { pyo3::ffi::PyType_GenericAlloc } else { std::mem::transmute(slot) };
+        Bound::from_owned_ptr_or_err(py, alloc(tp, 0))
+    }
+}
+
+/// `instrumentation._enter(op, info, kwargs)` for a call outside any budgeted trace: a new `Span`
+/// (`model` from the call's keyword arguments when it is a str, then `provider`), made the current
+/// span. None when it declines (inside a trace with a budget, or anything unexpected): the caller
+/// then takes `_enter`, which also checks the budget.
+#[pyfunction]
+pub fn begin_call<'py>(py: Python<'py>, operation: &Bound<'py, PyAny>, kwargs: &Bound<'py, PyDict>,
+                       provider: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    let run = || -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some((span_type, current)) = setup(py) else { return Ok(None) };
+        let parent = current.call_method1(intern!(py, "get"), (py.None(),))?;
+        let (trace_id, parent_id) = if parent.is_none() {
+            (PyString::new(py, unsafe { std::str::from_utf8_unchecked(&ids::id128()) }).into_any(), py.None().into_bound(py))
+        } else {
+            if !parent.getattr(intern!(py, "_state"))?.is_none() {
+                return Ok(None);
+            }
+            (parent.getattr(intern!(py, "trace_id"))?, parent.getattr(intern!(py, "span_id"))?)
+        };
+        let attrs = PyDict::new(py);
+        if let Some(model) = kwargs.get_item(intern!(py, "model"))? {
+            if model.is_instance_of::<PyString>() {
+                attrs.set_item(intern!(py, "model"), model)?;
+            }
+        }
+        if !provider.is_none() {
+            attrs.set_item(intern!(py, "provider"), provider)?;
+        }
+        let span = alloc(py, &span_type)?;
+        span.setattr(intern!(py, "trace_id"), trace_id)?;
+        span.setattr(intern!(py, "parent_id"), parent_id)?;
+        span.setattr(intern!(py, "_state"), py.None())?;
+        span.setattr(intern!(py, "span_id"), PyString::new(py, unsafe { std::str::from_utf8_unchecked(&ids::span_id()) }))?;
+        span.setattr(intern!(py, "operation"), operation)?;
+        span.setattr(intern!(py, "attrs"), attrs)?;
+        span.setattr(intern!(py, "status"), intern!(py, "ok"))?;
+        span.setattr(intern!(py, "end_ns"), 0)?;
+        span.setattr(intern!(py, "_token"), py.None())?;
+        span.setattr(intern!(py, "start_ns"), ids::now_ns())?;
+        let token = current.call_method1(intern!(py, "set"), (&span,))?;
+        span.setattr(intern!(py, "_token"), token)?;
+        Ok(Some(span))
+    };
+    run().unwrap_or(None)
+}
+
+/// The current span back to what it was before `span` (`Span._leave`).
+fn leave<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, current: &Bound<'py, PyAny>) -> PyResult<()> {
+    let token = span.getattr(intern!(py, "_token"))?;
+    if token.is_none() {
+        return Ok(());
+    }
+    span.setattr(intern!(py, "_token"), py.None())?;
+    if current.call_method1(intern!(py, "reset"), (token,)).is_err() {
+        // ended in another context (a task or thread): restore by hand
+        if current.call_method1(intern!(py, "get"), (py.None(),))?.is(span) {
+            current.call_method1(intern!(py, "set"), (py.None(),))?;
+        }
+    }
+    Ok(())
+}
+
+/// `instrumentation._finish(span, info, result, t0)`: the answer read into the span's attrs
+/// (`record_usage`), `latency_ms` from `t0` (a `time.perf_counter_ns()` reading), the current span
+/// restored, the span priced and emitted. False, having changed nothing, when it declines: the
+/// caller then runs `_finish`.
+#[pyfunction]
+pub fn finish_call<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, result: &Bound<'py, PyAny>, family: &Bound<'py, PyString>,
+                        provider_fixed: bool, t0: i64) -> bool {
+    let latency = monotonic_ns() - t0;
+    // `_ms`: exact in integer arithmetic below 2**53 ns, except at the exact ties
+    if !(0..(1i64 << 53)).contains(&latency) || latency % 1000 == 500 {
+        return false;
+    }
+    let latency_ms = (latency / 1000 + (latency % 1000 > 500) as i64) as f64 / 1000.0;
+    let Some((_, current)) = setup(py) else { return false };
+    let ready = || -> PyResult<Option<Bound<'py, PyDict>>> {
+        if span.getattr(intern!(py, "end_ns"))?.is_truthy()? {
+            return Ok(None);
+        }
+        Ok(span.getattr(intern!(py, "attrs"))?.cast_exact::<PyDict>().ok().cloned())
+    };
+    let Ok(Some(attrs)) = ready() else { return false };
+    if !crate::usage::record_usage(py, result, &attrs, family, provider_fixed) {
+        return false;
+    }
+    // committed: from here on, as `_finish` does, whatever fails the span is still ended
+    let _ = attrs.set_item(intern!(py, "latency_ms"), latency_ms);
+    let _ = leave(py, span, &current);
+    let end = || -> PyResult<()> {
+        let python_end = !span.getattr(intern!(py, "_state"))?.is_none()
+            || (!attrs.contains(intern!(py, "cost_usd"))?
+                && attrs.contains(intern!(py, "model"))?
+                && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?));
+        if python_end {
+            // a budget to charge, or a model the native prices do not know (the Python pricer
+            // flags it unpriced and alerts once)
+            span.call_method0(intern!(py, "end"))?;
+            return Ok(());
+        }
+        let end_ns = PyInt::new(py, ids::now_ns());
+        span.setattr(intern!(py, "end_ns"), &end_ns)?;
+        let attrs_arg = if attrs.is_empty() { None } else { Some(attrs.clone().into_any()) };
+        crate::emit::emit_impl(
+            py,
+            &span.getattr(intern!(py, "operation"))?,
+            &span.getattr(intern!(py, "start_ns"))?,
+            end_ns.as_any(),
+            Some(span.getattr(intern!(py, "trace_id"))?),
+            Some(span.getattr(intern!(py, "span_id"))?),
+            Some(span.getattr(intern!(py, "parent_id"))?),
+            Some(span.getattr(intern!(py, "status"))?),
+            &[],
+            attrs_arg,
+        )?;
+        Ok(())
+    };
+    let _ = end(); // tracing never raises into the application
+    true
+}
