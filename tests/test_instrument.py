@@ -715,7 +715,7 @@ def test_latency_ms_rounds_exactly_like_round():
 def _normalised(span):
     """A span payload without what differs from call to call (ids, clock readings)."""
     s = {k: v for k, v in span.items() if k not in ("trace_id", "span_id", "parent_id", "start_ns", "end_ns")}
-    s["attrs"] = {k: v for k, v in s.get("attrs", {}).items() if k != "latency_ms"}
+    s["attrs"] = {k: "<clock>" if k in ("latency_ms", "ttft_ms") else v for k, v in s.get("attrs", {}).items()}
     s["has_parent"] = "parent_id" in span
     return s
 
@@ -751,9 +751,16 @@ def test_native_call_span_matches_the_python_path(cap, srv, monkeypatch):
             aclient.messages.create(**msg_kwargs())
         with mist.trace("budgeted", budget_usd=10.0):  # a budget: _enter / Span.end charge it
             client.chat.completions.create(**chat_kwargs())
+        # the general path (_Call.start begins natively too): a stream, a raw response, a helper
+        list(client.chat.completions.create(**chat_kwargs(stream=True)))
+        client.chat.completions.with_raw_response.create(**chat_kwargs()).parse()
+        with aclient.messages.stream(**msg_kwargs()) as s:
+            s.get_final_text()
+        with mist.span("outer"):
+            list(client.chat.completions.create(**chat_kwargs(stream=True)))
 
     native, python = _both_ways(cap, monkeypatch, calls)
-    assert len(native) == 11 and native == python
+    assert len(native) == 16 and native == python
 
 
 def test_native_call_span_is_current_during_the_request_and_restored_after(cap, srv):

@@ -294,7 +294,7 @@ class _Call:
 
         Raises :class:`BudgetExceeded` when the trace is over budget: nothing has been sent.
         May add ``stream_options`` to ``kwargs`` (see the module docstring)."""
-        span = _enter(op, info, kwargs)
+        span = _begin_call(op, kwargs, info.provider) or _enter(op, info, kwargs)
         if span is None:
             return None
         try:
