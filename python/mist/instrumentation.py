@@ -753,7 +753,8 @@ class _TracedStream(_StreamProxy):
         if _StreamTap is not None:
             try:
                 trace = self._mist_trace
-                return _StreamTap(self, self._mist_iterator(), trace, trace.anthropic, bool(trace.call.capture))
+                call = trace.call
+                return _StreamTap(self, self._mist_iterator(), trace, trace.anthropic, bool(call.capture), bool(call.hide_usage))
             except Exception:
                 pass
         return self

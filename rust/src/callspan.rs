@@ -32,7 +32,7 @@ fn setup(py: Python<'_>) -> Option<(Bound<'_, PyType>, Bound<'_, PyAny>)> {
 }
 
 /// `time.perf_counter_ns()`: CPython reads CLOCK_MONOTONIC on Linux.
-fn monotonic_ns() -> i64 {
+pub(crate) fn monotonic_ns() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
