@@ -721,13 +721,15 @@ def _normalised(span):
 
 
 def _both_ways(cap, monkeypatch, run):
-    """The spans `run()` makes through the native begin/finish and through _enter/_finish."""
+    """The spans `run()` makes through the native begin/finish/end_stream and through the Python
+    path (_enter, _finish, _StreamTrace.finish)."""
     out = []
     for native in (True, False):
         with monkeypatch.context() as m:
             if not native:
                 m.setattr(instrument_module, "_begin_call", instrument_module._no_begin_call)
                 m.setattr(instrument_module, "_finish_call", instrument_module._no_finish_call)
+                m.setattr(instrument_module, "_end_stream", instrument_module._no_end_stream)
             cap.clear()
             run()
             out.append([_normalised(s) for s in cap.spans()])
@@ -758,9 +760,26 @@ def test_native_call_span_matches_the_python_path(cap, srv, monkeypatch):
             s.get_final_text()
         with mist.span("outer"):
             list(client.chat.completions.create(**chat_kwargs(stream=True)))
+        list(aclient.messages.create(**msg_kwargs(stream=True)))
+        list(client.chat.completions.create(**chat_kwargs(stream=True, stream_options={"include_usage": True})))
+        no_usage = mist.instrument(plain_openai(srv), include_usage=False)  # a stream without usage: no counts
+        list(no_usage.chat.completions.create(**chat_kwargs(stream=True)))
+        with mist.trace("budgeted stream", budget_usd=10.0):
+            list(client.chat.completions.create(**chat_kwargs(stream=True)))
+        asyncio.run(_async_streams(srv))
 
     native, python = _both_ways(cap, monkeypatch, calls)
-    assert len(native) == 16 and native == python
+    assert len(native) == 23 and native == python
+    assert any("ttft_ms" in s["attrs"] for s in native)
+
+
+async def _async_streams(srv):
+    stream = await aoa(srv).chat.completions.create(**chat_kwargs(stream=True))
+    async for _ in stream:
+        pass
+    stream = await aan(srv).messages.create(**msg_kwargs(stream=True))
+    async for _ in stream:
+        pass
 
 
 def test_native_call_span_is_current_during_the_request_and_restored_after(cap, srv):

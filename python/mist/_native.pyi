@@ -58,6 +58,10 @@ def finish_call(span: Any, result: Any, family: str, provider_fixed: bool, t0: i
     """``instrumentation._finish`` natively (``t0`` a ``time.perf_counter_ns()`` reading); False,
     nothing changed, when the caller must run ``_finish``."""
 
+def end_stream(span: Any, found: Dict[str, Any], family: str, provider_fixed: bool, t0: int, first: int) -> bool:
+    """``_StreamTrace.finish`` natively for a stream read to its end without capture; False,
+    nothing changed, when the caller must finish it in Python."""
+
 def may_carry_usage(item: Any, anthropic: bool) -> bool:
     """``instrumentation._may_carry_usage`` natively (True, the safe answer, wherever unsure)."""
 

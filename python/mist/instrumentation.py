@@ -534,8 +534,14 @@ def _no_finish_call(span: Span, result: Any, family: str, provider_fixed: bool, 
     return False
 
 
+def _no_end_stream(span: Span, found: Dict[str, Any], family: str, provider_fixed: bool, t0: int, first: int) -> bool:
+    """The pure core has no ``end_stream``: every stream ends in ``_StreamTrace.finish``."""
+    return False
+
+
 _begin_call = getattr(core, "begin_call", None) or _no_begin_call
 _finish_call = getattr(core, "finish_call", None) or _no_finish_call
+_end_stream = getattr(core, "end_stream", None) or _no_end_stream
 
 
 def _openai_helper_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -631,6 +637,10 @@ class _StreamTrace:
             return
         self.done = True
         call = self.call
+        if exc is None and how == "complete" and not call.capture:  # the common end, natively
+            info = call.info
+            if _end_stream(call.span, self.acc._attrs, info.family, info.provider_fixed, call.t0, self.first):
+                return
         try:
             call.merge(self.acc.attrs())
             attrs = call.span.attrs

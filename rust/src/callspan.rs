@@ -109,6 +109,55 @@ fn leave<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, current: &Bound<'py, Py
     Ok(())
 }
 
+/// `instrumentation._ms(ns)` where it is exact in integer arithmetic: below 2**53 ns, not at an
+/// exact tie (None there: the caller declines, and Python's `round` decides).
+fn ms(ns: i64) -> Option<f64> {
+    if !(0..(1i64 << 53)).contains(&ns) || ns % 1000 == 500 {
+        return None;
+    }
+    Some((ns / 1000 + (ns % 1000 > 500) as i64) as f64 / 1000.0)
+}
+
+/// The attrs of a span that has not ended (None: ended already, or attrs not a plain dict).
+fn open_attrs<'py>(py: Python<'py>, span: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+    let run = || -> PyResult<Option<Bound<'py, PyDict>>> {
+        if span.getattr(intern!(py, "end_ns"))?.is_truthy()? {
+            return Ok(None);
+        }
+        Ok(span.getattr(intern!(py, "attrs"))?.cast_exact::<PyDict>().ok().cloned())
+    };
+    run().unwrap_or(None)
+}
+
+/// `Span.end()` for a span whose attrs are final: priced (`record_usage` / `price_attrs` did it
+/// when they could) and emitted. A trace with a budget to charge, or a model the native prices do
+/// not know (the Python pricer flags it unpriced and alerts once), ends through `Span.end`.
+fn end_span<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, PyDict>) -> PyResult<()> {
+    let unpriced = attrs.get_item(intern!(py, "cost_usd"))?.is_none_or(|c| c.is_none())
+        && attrs.contains(intern!(py, "model"))?
+        && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?);
+    if unpriced || !span.getattr(intern!(py, "_state"))?.is_none() {
+        span.call_method0(intern!(py, "end"))?;
+        return Ok(());
+    }
+    let end_ns = PyInt::new(py, ids::now_ns());
+    span.setattr(intern!(py, "end_ns"), &end_ns)?;
+    let attrs_arg = if attrs.is_empty() { None } else { Some(attrs.clone().into_any()) };
+    crate::emit::emit_impl(
+        py,
+        &span.getattr(intern!(py, "operation"))?,
+        &span.getattr(intern!(py, "start_ns"))?,
+        end_ns.as_any(),
+        Some(span.getattr(intern!(py, "trace_id"))?),
+        Some(span.getattr(intern!(py, "span_id"))?),
+        Some(span.getattr(intern!(py, "parent_id"))?),
+        Some(span.getattr(intern!(py, "status"))?),
+        &[],
+        attrs_arg,
+    )?;
+    Ok(())
+}
+
 /// `instrumentation._finish(span, info, result, t0)`: the answer read into the span's attrs
 /// (`record_usage`), `latency_ms` from `t0` (a `time.perf_counter_ns()` reading), the current span
 /// restored, the span priced and emitted. False, having changed nothing, when it declines: the
@@ -116,54 +165,61 @@ fn leave<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, current: &Bound<'py, Py
 #[pyfunction]
 pub fn finish_call<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, result: &Bound<'py, PyAny>, family: &Bound<'py, PyString>,
                         provider_fixed: bool, t0: i64) -> bool {
-    let latency = monotonic_ns() - t0;
-    // `_ms`: exact in integer arithmetic below 2**53 ns, except at the exact ties
-    if !(0..(1i64 << 53)).contains(&latency) || latency % 1000 == 500 {
-        return false;
-    }
-    let latency_ms = (latency / 1000 + (latency % 1000 > 500) as i64) as f64 / 1000.0;
+    let Some(latency_ms) = ms(monotonic_ns() - t0) else { return false };
     let Some((_, current)) = setup(py) else { return false };
-    let ready = || -> PyResult<Option<Bound<'py, PyDict>>> {
-        if span.getattr(intern!(py, "end_ns"))?.is_truthy()? {
-            return Ok(None);
-        }
-        Ok(span.getattr(intern!(py, "attrs"))?.cast_exact::<PyDict>().ok().cloned())
-    };
-    let Ok(Some(attrs)) = ready() else { return false };
+    let Some(attrs) = open_attrs(py, span) else { return false };
     if !crate::usage::record_usage(py, result, &attrs, family, provider_fixed) {
         return false;
     }
     // committed: from here on, as `_finish` does, whatever fails the span is still ended
     let _ = attrs.set_item(intern!(py, "latency_ms"), latency_ms);
     let _ = leave(py, span, &current);
-    let end = || -> PyResult<()> {
-        let python_end = !span.getattr(intern!(py, "_state"))?.is_none()
-            || (!attrs.contains(intern!(py, "cost_usd"))?
-                && attrs.contains(intern!(py, "model"))?
-                && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?));
-        if python_end {
-            // a budget to charge, or a model the native prices do not know (the Python pricer
-            // flags it unpriced and alerts once)
-            span.call_method0(intern!(py, "end"))?;
-            return Ok(());
+    let _ = end_span(py, span, &attrs); // tracing never raises into the application
+    true
+}
+
+/// `_StreamTrace.finish()` for a stream read to its end without content capture: `found` (the
+/// accumulator's attrs) merged into the span's as `instrumentation._merge` does (None values
+/// skipped; a provider only when it adds to the client's), `latency_ms` from `t0` and `ttft_ms`
+/// from `first` (perf_counter_ns readings; `first` 0 when no chunk came), the span priced and
+/// emitted. False, having changed nothing, when it declines: the caller then finishes in Python.
+#[pyfunction]
+pub fn end_stream<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, found: &Bound<'py, PyDict>, family: &Bound<'py, PyString>,
+                       provider_fixed: bool, t0: i64, first: i64) -> bool {
+    let Some(latency_ms) = ms(monotonic_ns() - t0) else { return false };
+    let ttft_ms = if first != 0 {
+        match ms(first - t0) {
+            Some(v) => Some(v),
+            None => return false,
         }
-        let end_ns = PyInt::new(py, ids::now_ns());
-        span.setattr(intern!(py, "end_ns"), &end_ns)?;
-        let attrs_arg = if attrs.is_empty() { None } else { Some(attrs.clone().into_any()) };
-        crate::emit::emit_impl(
-            py,
-            &span.getattr(intern!(py, "operation"))?,
-            &span.getattr(intern!(py, "start_ns"))?,
-            end_ns.as_any(),
-            Some(span.getattr(intern!(py, "trace_id"))?),
-            Some(span.getattr(intern!(py, "span_id"))?),
-            Some(span.getattr(intern!(py, "parent_id"))?),
-            Some(span.getattr(intern!(py, "status"))?),
-            &[],
-            attrs_arg,
-        )?;
-        Ok(())
+    } else {
+        None
     };
-    let _ = end(); // tracing never raises into the application
+    let Some((_, current)) = setup(py) else { return false };
+    let Some(attrs) = open_attrs(py, span) else { return false };
+    let staged = || -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+        let mut out = Vec::with_capacity(found.len());
+        for (k, v) in found.iter() {
+            if v.is_none() {
+                continue;
+            }
+            if k.eq(intern!(py, "provider"))? && (provider_fixed || v.eq(family)?) {
+                continue;
+            }
+            out.push((k, v));
+        }
+        Ok(out)
+    };
+    let Ok(staged) = staged() else { return false };
+    // committed
+    for (k, v) in staged {
+        let _ = attrs.set_item(k, v);
+    }
+    let _ = attrs.set_item(intern!(py, "latency_ms"), latency_ms);
+    if let Some(t) = ttft_ms {
+        let _ = attrs.set_item(intern!(py, "ttft_ms"), t);
+    }
+    let _ = leave(py, span, &current);
+    let _ = end_span(py, span, &attrs);
     true
 }

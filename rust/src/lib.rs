@@ -232,6 +232,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(callspan::set_span_type, m)?)?;
     m.add_function(wrap_pyfunction!(callspan::begin_call, m)?)?;
     m.add_function(wrap_pyfunction!(callspan::finish_call, m)?)?;
+    m.add_function(wrap_pyfunction!(callspan::end_stream, m)?)?;
     m.add_function(wrap_pyfunction!(usage::may_carry_usage, m)?)?;
     m.add_function(wrap_pyfunction!(usage::feed_chat_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(usage::feed_message_event, m)?)?;
