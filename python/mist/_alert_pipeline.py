@@ -116,11 +116,20 @@ def process(drain: bool = False) -> int:
 
             eng = engine()
             before = fired
-            feeds = [(eng.observe, (p, p.get("end_ns")), {}) for p in obs]
-            feeds += [(eng.observe_eval, (p, ts), {"operation": op, "model": model}) for p, op, model, ts in evs]
-            for feed, args, kw in feeds:
+            # spans, then late scores; plain calls (this loop runs once per span)
+            observe = eng.observe
+            for p in obs:
                 try:
-                    alerts = feed(*args, **kw)
+                    alerts = observe(p, p.get("end_ns"))
+                except Exception:
+                    counters["errors"] += 1
+                    continue
+                for a in alerts:
+                    deliver(a)
+                    fired += 1
+            for p, op, model, ts in evs:
+                try:
+                    alerts = eng.observe_eval(p, ts, operation=op, model=model)
                 except Exception:
                     counters["errors"] += 1
                     continue

@@ -186,6 +186,7 @@ BERN_YOUNG = 500    #: below this many values the rate estimate never freezes (n
 BERN_LAG = 64       #: once past BERN_YOUNG, a value enters the rate estimate this many values late
 _BERN_TOL = 0.02    # recompute increments when p moves by more than 2 % (relative)
 _P_MIN = 1e-4
+_LAG_LAST = 1 << (BERN_LAG - 1)  # the newest value's bit in the lag queue
 EVENTS = 16         #: rare events remembered to refine the start of a change
 
 #: log ARL0 - h for the winsorised normal CUSUM (k = 0.5, clip 3): the known-parameter value
@@ -207,6 +208,11 @@ _log = math.log
 _sqrt = math.sqrt
 _log1p = math.log1p
 _INF = float("inf")
+_NEG_INF = -_INF
+# precomputed bounds of the hot path (the same floats the expressions they replace evaluate to)
+_NEG_CLIP = -CLIP
+_FIRST_CLIP = 2.0 * RUN_CLIP       # first value of a run: winsorised at ±2·RUN_CLIP σ
+_NEG_FIRST_CLIP = -2.0 * RUN_CLIP
 _BIG = 1e300  # "never" as a finite number, so states stay strict JSON
 
 
@@ -382,28 +388,27 @@ class CusumDetector:
     # -- the hot path ------------------------------------------------------------------------
     def update(self, x: float, tag: Any = None) -> int:
         """Feed one value; return +1 / -1 on an upward / downward alarm, else 0."""
+        # This is the per-span hot path of the alert engine: state read more than once is held
+        # in locals, and the mature path (past the warm-up and the young phase) is kept short.
         if self.log:
             if not x > 0.0 or x == _INF:
                 return 0
             x = _log(x)
-        elif x != x or x == _INF or x == -_INF:
+        elif x != x or x == _INF or x == _NEG_INF:
             return 0
         n = self.n + 1
         self.n = n
-        warm = self.warm
-        if warm is not None:
-            warm.append(x)
-            if len(warm) >= WARMUP:
-                self._start()
-            return 0
-        if self.young:
+        s = self.s
+        if self.young:  # (always true while warming up: _start() leaves the detector young)
+            if self.warm is not None:
+                return self._warm_up(x)
             if self.n_loc == 0:  # first value after a re-baseline
                 self.m = x
                 self.n_loc = 1
                 if self.floor_rel:
                     self._set_scale(self.sabs)
                 return 0
-            s = self.s
+            young = True
             r = x - self.m
             zr = r * self.inv_s
             t = zr / _sqrt(1.0 + 1.0 / self.n_loc)
@@ -411,57 +416,78 @@ class CusumDetector:
             z = _sqrt(nu * _log1p(t * t / nu)) * (8.0 * nu + 1.0) / (8.0 * nu + 3.0)
             if t < 0.0:
                 z = -z
+            if z > CLIP:
+                z = CLIP
+            elif z < _NEG_CLIP:
+                z = _NEG_CLIP
+            # the first value of a run is winsorised at ±2·RUN_CLIP σ around the baseline
+            if zr > _FIRST_CLIP:
+                rr0 = _FIRST_CLIP * s
+            elif zr < _NEG_FIRST_CLIP:
+                rr0 = _NEG_FIRST_CLIP * s
+            else:
+                rr0 = r
+            # the residual clipped for the baseline update (Huber)
+            if zr > CLIP:
+                zr = CLIP
+            elif zr < _NEG_CLIP:
+                zr = _NEG_CLIP
         else:
-            s = self.s
+            young = False
             r = x - self.m
-            z = zr = r * self.inv_s
-        if z > CLIP:
-            z = CLIP
-        elif z < -CLIP:
-            z = -CLIP
-        # the first value of a run is winsorised at ±2·RUN_CLIP σ around the baseline
-        if zr > 2.0 * RUN_CLIP:
-            rr = rr0 = 2.0 * RUN_CLIP * s
-        elif zr < -2.0 * RUN_CLIP:
-            rr = rr0 = -2.0 * RUN_CLIP * s
-        else:
-            rr = rr0 = r
+            z = r * self.inv_s
+            rr0 = r
+            # here z is the residual itself (no small-sample transform): the first-value
+            # winsorising (as above) only needs testing once z is beyond ±CLIP, and the clipped
+            # z is also the clipped residual for the baseline update
+            if z > CLIP:
+                if z > _FIRST_CLIP:
+                    rr0 = _FIRST_CLIP * s
+                z = CLIP
+            elif z < _NEG_CLIP:
+                if z < _NEG_FIRST_CLIP:
+                    rr0 = _NEG_FIRST_CLIP * s
+                z = _NEG_CLIP
+            zr = z
+        w = RUN_CLIP * s
         # the CUSUMs; inside each, a "fast" CUSUM with a larger reference value (KF), whose
         # runs are short, gives a second, later candidate for the start of a large change
         # (it is never above the main sum, so it only needs updating while that is positive)
-        up = self.up + z - K
+        prev = self.up
+        up = prev + z - K
         if up > 0.0:
-            if self.up == 0.0:
+            if prev == 0.0:
                 self.up_start = n
                 self.up_tag = tag
-                self.up_sum = rr
+                self.up_sum = rr0
             else:
                 # the post-change level: values winsorised at ±RUN_CLIP σ around the run's mean
                 # so far (robust to an outlier, unbiased however large the change)
                 total = self.up_sum
                 mu = total / (n - self.up_start)
-                rr = r
-                if r > mu + RUN_CLIP * s:
-                    rr = mu + RUN_CLIP * s
-                elif r < mu - RUN_CLIP * s:
-                    rr = mu - RUN_CLIP * s
-                self.up_sum = total + rr
-            fu = self.fu + z - KF
-            if fu > 0.0:
-                if self.fu == 0.0:
+                if r > mu + w:
+                    self.up_sum = total + (mu + w)
+                elif r < mu - w:
+                    self.up_sum = total + (mu - w)
+                else:
+                    self.up_sum = total + r
+            fprev = self.fu
+            f = fprev + z - KF
+            if f > 0.0:
+                if fprev == 0.0:
                     self.fu_start = n
                     self.fu_tag = tag
                     self.fu_sum = rr0
                 else:
                     total = self.fu_sum
                     mu = total / (n - self.fu_start)
-                    rr = r
-                    if r > mu + RUN_CLIP * s:
-                        rr = mu + RUN_CLIP * s
-                    elif r < mu - RUN_CLIP * s:
-                        rr = mu - RUN_CLIP * s
-                    self.fu_sum = total + rr
-                self.fu = fu
+                    if r > mu + w:
+                        self.fu_sum = total + (mu + w)
+                    elif r < mu - w:
+                        self.fu_sum = total + (mu - w)
+                    else:
+                        self.fu_sum = total + r
+                self.fu = f
             else:
                 self.fu = 0.0
             if up > self.h_up:
@@ -470,37 +496,39 @@ class CusumDetector:
             up = 0.0
             self.fu = 0.0
         self.up = up
-        dn = self.dn - z - K
+        prev = self.dn
+        dn = prev - z - K
         if dn > 0.0:
-            if self.dn == 0.0:
+            if prev == 0.0:
                 self.dn_start = n
                 self.dn_tag = tag
                 self.dn_sum = rr0
             else:
                 total = self.dn_sum
                 mu = total / (n - self.dn_start)
-                rr = r
-                if r > mu + RUN_CLIP * s:
-                    rr = mu + RUN_CLIP * s
-                elif r < mu - RUN_CLIP * s:
-                    rr = mu - RUN_CLIP * s
-                self.dn_sum = total + rr
-            fd = self.fd - z - KF
-            if fd > 0.0:
-                if self.fd == 0.0:
+                if r > mu + w:
+                    self.dn_sum = total + (mu + w)
+                elif r < mu - w:
+                    self.dn_sum = total + (mu - w)
+                else:
+                    self.dn_sum = total + r
+            fprev = self.fd
+            f = fprev - z - KF
+            if f > 0.0:
+                if fprev == 0.0:
                     self.fd_start = n
                     self.fd_tag = tag
                     self.fd_sum = rr0
                 else:
                     total = self.fd_sum
                     mu = total / (n - self.fd_start)
-                    rr = r
-                    if r > mu + RUN_CLIP * s:
-                        rr = mu + RUN_CLIP * s
-                    elif r < mu - RUN_CLIP * s:
-                        rr = mu - RUN_CLIP * s
-                    self.fd_sum = total + rr
-                self.fd = fd
+                    if r > mu + w:
+                        self.fd_sum = total + (mu + w)
+                    elif r < mu - w:
+                        self.fd_sum = total + (mu - w)
+                    else:
+                        self.fd_sum = total + r
+                self.fd = f
             else:
                 self.fd = 0.0
             if dn > self.h_dn:
@@ -509,12 +537,8 @@ class CusumDetector:
             dn = 0.0
             self.fd = 0.0
         self.dn = dn
-        # baseline update with the clipped residual (Huber): the scale always learns; the
+        # baseline update with the clipped residual zr (Huber): the scale always learns; the
         # location stops learning while a sum is above FREEZE × h, once it is no longer young
-        if zr > CLIP:
-            zr = CLIP
-        elif zr < -CLIP:
-            zr = -CLIP
         ns = self.n_sc
         if ns < MEMORY:
             ns += 1
@@ -522,7 +546,7 @@ class CusumDetector:
         sabs = self.sabs
         sabs += ((zr if zr >= 0.0 else -zr) * s - sabs) / ns
         self.sabs = sabs
-        if self.young or (up < self.hf_up and dn < self.hf_dn):
+        if young or (up < self.hf_up and dn < self.hf_dn):
             nl = self.n_loc
             if nl < MEMORY:
                 nl += 1
@@ -536,6 +560,14 @@ class CusumDetector:
         else:
             self.s = s
             self.inv_s = 1.0 / s
+        return 0
+
+    def _warm_up(self, x: float) -> int:
+        """Collect a warm-up value; the robust estimates start once ``WARMUP`` are in."""
+        warm = self.warm
+        warm.append(x)
+        if len(warm) >= WARMUP:
+            self._start()
         return 0
 
     def _alarm(self, direction: int, n: int) -> int:
@@ -718,36 +750,44 @@ class BernoulliCusum:
                 wn = -1
             self.wn = wn
             return 0
+        # (the hot path: state read twice is held in locals; a sum at rest is exactly 0.0, never
+        # negative, so it is not written again while it stays at rest)
+        up_prev = self.up
+        dn_prev = self.dn
         if x:
-            up = self.up + self.a_up
-            dn = self.dn + self.a_dn
+            up = up_prev + self.a_up
+            dn = dn_prev + self.a_dn
         else:
-            up = self.up + self.b_up
-            dn = self.dn + self.b_dn
+            up = up_prev + self.b_up
+            dn = dn_prev + self.b_dn
         if up > 0.0:
-            if self.up == 0.0:
+            if up_prev == 0.0:
                 self.up_start = n
                 self.up_tag = tag
                 self.up_sum = x
-            else:
+            elif x:
                 self.up_sum += x
             if up > self.h_up:
                 return self._alarm(1, n)
+            self.up = up
         else:
             up = 0.0
-        self.up = up
+            if up_prev != 0.0:
+                self.up = 0.0
         if dn > 0.0:
-            if self.dn == 0.0:
+            if dn_prev == 0.0:
                 self.dn_start = n
                 self.dn_tag = tag
                 self.dn_sum = x
-            else:
+            elif x:
                 self.dn_sum += x
             if dn > self.h_dn:
                 return self._alarm(-1, n)
+            self.dn = dn
         else:
             dn = 0.0
-        self.dn = dn
+            if dn_prev != 0.0:
+                self.dn = 0.0
         np_ = self.n_p
         if np_ >= BERN_YOUNG:
             # x enters the estimate BERN_LAG values late (the rate is estimated from the values
@@ -760,7 +800,7 @@ class BernoulliCusum:
                 self.lag_n = k + 1
                 return 0
             bits = self.lag
-            self.lag = (bits >> 1) | (x << (BERN_LAG - 1))
+            self.lag = ((bits >> 1) | _LAG_LAST) if x else bits >> 1
             if up >= self.hf_up or dn >= self.hf_dn:
                 return 0
             x = bits & 1

@@ -74,6 +74,8 @@ _BINARY = "binary"
 _CONTINUOUS = "continuous"
 _UNDECIDED = "undecided"
 
+_NO_ATTRS: Dict[str, Any] = {}  # the attributes of a span without any (never modified)
+
 
 def _number(v: Any) -> Optional[float]:
     """A finite float from an int/float (not bool), else None."""
@@ -190,7 +192,8 @@ class _Group:
     An ``eval`` group holds the late scores whose span is unknown: ``op`` is then the
     eval.result's ``task`` and ``model`` its ``suite``."""
 
-    __slots__ = ("op", "model", "series", "ring", "keys", "scores", "eval")
+    __slots__ = ("op", "model", "series", "ring", "keys", "scores", "eval",
+                 "latency", "cost", "tokens", "errors", "trace_cost")
 
     def __init__(self, op: str, model: str, evidence: int, eval: bool = False) -> None:
         self.op = op
@@ -200,6 +203,24 @@ class _Group:
         self.ring: deque = deque(maxlen=evidence)
         self.keys: Tuple[str, ...] = ()   # the attribute keys of the last span …
         self.scores: List[str] = []       # … and the score.<name> keys among them
+        # the fixed metrics' series (also in ``series``), held here for the per-span path
+        self.latency: Optional[_Series] = None
+        self.cost: Optional[_Series] = None
+        self.tokens: Optional[_Series] = None
+        self.errors: Optional[_Series] = None
+        self.trace_cost: Optional[_Series] = None
+
+    def add(self, s: _Series) -> None:
+        """Add a series (it must be new to this group)."""
+        self.series[s.metric] = s
+        slot = _FIXED_SLOTS.get(s.metric)
+        if slot is not None:
+            setattr(self, slot, s)
+
+
+# fixed metric -> the _Group slot that also holds its series (score.<name> series have none)
+_FIXED_SLOTS = {"latency_ms": "latency", "cost_usd": "cost", "tokens_out": "tokens",
+                "error_rate": "errors", "trace_cost_usd": "trace_cost"}
 
 
 class AlertEngine:
@@ -241,8 +262,14 @@ class AlertEngine:
         self._arl_down = side_arl0(self.sensitivity, -1)  # regression = down
         self._groups: "OrderedDict[Tuple[str, str], _Group]" = OrderedDict()
         self._traces: "OrderedDict[str, float]" = OrderedDict()
-        # span id -> its group key, for late scores (eval.result) that name the span
-        self._span_index: "OrderedDict[str, Tuple[str, str]]" = OrderedDict()
+        # span id -> its group key, for late scores (eval.result) that name the span; a plain
+        # dict (insertion-ordered) with its keys also queued oldest first, which evicts the
+        # oldest more cheaply than OrderedDict.popitem(last=False)
+        self._span_index: Dict[str, Tuple[str, str]] = {}
+        self._span_order: deque = deque()
+        # the most recently seen group and its key (the last entry of _groups): see _use_group
+        self._last_key: Optional[tuple] = None
+        self._last_group: Optional[_Group] = None
         self._lock = threading.Lock()
         self._spans = 0  # hot counter, kept out of the dict
         self._evals = 0
@@ -258,8 +285,13 @@ class AlertEngine:
         ``timestamp_ns`` defaults to the span's ``end_ns`` (then the current time).  Never raises.
         """
         try:
-            with self._lock:
+            # acquire/release rather than ``with``: half the cost, and this runs for every span
+            lock = self._lock
+            lock.acquire()
+            try:
                 return self._observe(payload, timestamp_ns)
+            finally:
+                lock.release()
         except Exception:  # a bad payload must never break the caller
             self.counters["skipped"] += 1
             return []
@@ -342,12 +374,15 @@ class AlertEngine:
                     s = _Series.from_state(sd)
                     if s.ring is not None:
                         s.ring = deque(s.ring, maxlen=eng.evidence)
-                    g.series[s.metric] = s
+                    g.add(s)
                 eng._groups[("eval", g.model, g.op) if g.eval else (g.op, g.model)] = g
             for t, c in state.get("traces", []):
                 eng._traces[t] = c
+            index, order = eng._span_index, eng._span_order
             for sid, op, model in state.get("spans", []):
-                eng._span_index[sid] = (op, model)
+                if sid not in index:
+                    order.append(sid)
+                index[sid] = (op, model)
             counters = dict(state.get("counters", {}))
             eng._spans = int(counters.pop("spans", 0))
             eng._evals = int(counters.pop("evals", 0))
@@ -359,13 +394,18 @@ class AlertEngine:
 
     # -- internals -------------------------------------------------------------------------------
     def _observe(self, p: Dict[str, Any], ts: Optional[int]) -> List[Dict[str, Any]]:
+        # The per-span hot path (the alert thread runs it for every span, holding the GIL): the
+        # common case -- the same group as the previous span, no alert, no score -- is kept
+        # short.  The state is updated in a fixed order (group, evidence, span index, then the
+        # metrics in the order of the module docstring's table), so a payload that raises
+        # half-way (counted as skipped) always leaves the same partial state.
         if type(p) is not dict:
             self.counters["skipped"] += 1
             return []
         self._spans += 1
         attrs = p.get("attrs")
         if type(attrs) is not dict:
-            attrs = {}
+            attrs = _NO_ATTRS
         op = p.get("operation")
         if type(op) is not str or not op:
             op = "unknown"
@@ -375,54 +415,74 @@ class AlertEngine:
         sid = p.get("span_id")
         if type(sid) is not str:
             sid = ""
-        start, end = p.get("start_ns"), p.get("end_ns")
         if type(ts) is not int:
+            end = p.get("end_ns")
             ts = end if type(end) is int else time.time_ns()
 
         key = (op, model)
-        groups = self._groups
-        g = groups.get(key)
-        if g is None:
-            g = self._group(key)
-        else:
-            groups.move_to_end(key)
+        g = self._last_group if key == self._last_key else self._use_group(key)
         if self.evidence:
             g.ring.append((ts, sid))
         if sid and self.max_indexed_spans:
             index = self._span_index
+            if sid not in index:  # (a known span keeps its place)
+                self._span_order.append(sid)
             index[sid] = key
             if len(index) > self.max_indexed_spans:
-                index.popitem(last=False)
+                del index[self._span_order.popleft()]  # the oldest
         out: List[Dict[str, Any]] = []
-        series = g.series
 
-        feed = self._feed
+        # The fixed metrics' series always have a detector of their kind, and error_rate only
+        # gets 0.0 / 1.0, so _feed's special cases never apply to them: they are fed inline,
+        # and only an alarm, an open alert or a cooldown goes on to _settle.  (s.n is counted
+        # after update(), which never reads it.)
         v = attrs.get("latency_ms")
         t = type(v)
-        if (t is float or t is int) and v - v == 0.0:  # a finite number (not bool, not NaN)
+        if t is float and v - v == 0.0:  # a finite float (v - v is NaN for NaN and ±inf)
+            lat = v
+        elif t is int:  # (not bool: its type is bool)
             lat = float(v)
-        elif type(start) is int and type(end) is int and end > start:
-            lat = (end - start) / 1e6
         else:
-            lat = 0.0
+            start, end = p.get("start_ns"), p.get("end_ns")
+            if type(start) is int and type(end) is int and end > start:
+                lat = (end - start) / 1e6
+            else:
+                lat = 0.0
         if lat > 0.0:
-            feed(g, series.get("latency_ms") or self._new(g, "latency_ms", _POSITIVE, 1),
-                 lat, ts, out)
+            s = g.latency or self._new(g, "latency_ms", _POSITIVE, 1)
+            a = s.det.update(lat, ts)
+            s.n += 1
+            if a or s.check_at or s.cool:
+                self._settle(g, s, a, ts, out)
         v = attrs.get("cost_usd")
         t = type(v)
-        cost = float(v) if (t is float or t is int) and v - v == 0.0 else None
+        if t is float:
+            cost = v if v - v == 0.0 else None
+        elif t is int:
+            cost = float(v)
+        else:
+            cost = None
         if cost is not None and cost > 0.0:
-            feed(g, series.get("cost_usd") or self._new(g, "cost_usd", _POSITIVE, 1),
-                 cost, ts, out)
+            s = g.cost or self._new(g, "cost_usd", _POSITIVE, 1)
+            a = s.det.update(cost, ts)
+            s.n += 1
+            if a or s.check_at or s.cool:
+                self._settle(g, s, a, ts, out)
         v = attrs.get("tokens_out")
         t = type(v)
         if (t is int or t is float) and v > 0 and v - v == 0.0:
-            feed(g, series.get("tokens_out") or self._new(g, "tokens_out", _POSITIVE, 1),
-                 float(v), ts, out)
+            s = g.tokens or self._new(g, "tokens_out", _POSITIVE, 1)
+            a = s.det.update(float(v), ts)
+            s.n += 1
+            if a or s.check_at or s.cool:
+                self._settle(g, s, a, ts, out)
         status = p.get("status")
         if status == "ok" or status == "error":
-            feed(g, series.get("error_rate") or self._new(g, "error_rate", _BINARY, 1),
-                 1.0 if status == "error" else 0.0, ts, out)
+            s = g.errors or self._new(g, "error_rate", _BINARY, 1)
+            a = s.det.update(1.0 if status == "error" else 0.0, ts)
+            s.n += 1
+            if a or s.check_at or s.cool:
+                self._settle(g, s, a, ts, out)
         # score.<name> attributes: the key scan is cached per group (spans of one operation and
         # model nearly always carry the same attribute keys)
         keys = tuple(attrs)
@@ -435,30 +495,47 @@ class AlertEngine:
         for k in scores:
             sv = _score_value(attrs[k])
             if sv is not None:
-                s = series.get(k) or self._new(g, k, _UNDECIDED, -1)
+                s = g.series.get(k) or self._new(g, k, _UNDECIDED, -1)
                 if s.ring is not None:  # the series also receives late scores
                     s.ring.append((ts, sid))
-                feed(g, s, sv, ts, out)
+                self._feed(g, s, sv, ts, out)
 
         tid = p.get("trace_id")
         if type(tid) is str and tid and self.max_open_traces:
             traces = self._traces
-            parent = p.get("parent_id")
-            if parent:  # a child: add its cost to the trace's running sum
+            if p.get("parent_id"):  # a child: add its cost to the trace's running sum
                 if cost is not None and cost >= 0.0:
                     traces[tid] = traces.get(tid, 0.0) + cost
                     traces.move_to_end(tid)
                     if len(traces) > self.max_open_traces:
-                        traces.popitem(last=False)
+                        traces.popitem(False)  # the oldest
                         self.counters["evicted_traces"] += 1
             else:  # the root ended: the trace is complete
                 total = traces.pop(tid, None)
                 if cost is not None and cost >= 0.0:
                     total = (total or 0.0) + cost
                 if total is not None and total > 0.0:
-                    self._feed(g, series.get("trace_cost_usd")
-                               or self._new(g, "trace_cost_usd", _POSITIVE, 1), total, ts, out)
+                    s = g.trace_cost or self._new(g, "trace_cost_usd", _POSITIVE, 1)
+                    a = s.det.update(total, ts)
+                    s.n += 1
+                    if a or s.check_at or s.cool:
+                        self._settle(g, s, a, ts, out)
         return out
+
+    def _use_group(self, key: tuple) -> _Group:
+        """The group of ``key``, made the most recently seen (created when new).
+
+        It is remembered as ``_last_group``: a key equal to ``_last_key`` is then known to be at
+        the end of ``_groups`` already, so the next span of the same group skips the lookup."""
+        groups = self._groups
+        g = groups.get(key)
+        if g is None:
+            g = self._group(key)
+        else:
+            groups.move_to_end(key)
+        self._last_key = key
+        self._last_group = g
+        return g
 
     def _group(self, key: tuple) -> _Group:
         """A new group for ``key``: ``(operation, model)`` or ``("eval", suite, task)``."""
@@ -501,11 +578,7 @@ class AlertEngine:
         if key is None:
             task = p.get("task")
             key = ("eval", suite, task if type(task) is str else "")
-        g = self._groups.get(key)
-        if g is None:
-            g = self._group(key)
-        else:
-            self._groups.move_to_end(key)
+        g = self._last_group if key == self._last_key else self._use_group(key)
         s = g.series.get(metric) or self._new(g, metric, _UNDECIDED, -1)
         if self.evidence:
             if s.ring is None:
@@ -521,7 +594,7 @@ class AlertEngine:
             s.probe = []
         else:
             s.det = self._detector(kind, bad)
-        g.series[metric] = s
+        g.add(s)
         return s
 
     def _detector(self, kind: str, bad: int) -> Any:
@@ -537,6 +610,12 @@ class AlertEngine:
             return
         s.n += 1
         a = det.update(x, ts)
+        if a or s.check_at or s.cool:
+            self._settle(g, s, a, ts, out)
+
+    def _settle(self, g: _Group, s: _Series, a: int, ts: int, out: list) -> None:
+        """After a value: act on the detector's alarm ``a``, or test an open alert for
+        recovery; count down the cooldown."""
         if a:
             self._alarm(g, s, a, ts, out)
         elif s.check_at and s.firing:
