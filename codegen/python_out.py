@@ -139,32 +139,24 @@ def generate(schema: dict) -> str:
 
 
 def _span_line(span: model.Message) -> List[str]:
-    """The pure core's hot path: a whole trace.span line from parts already encoded as JSON text
-    (string fields), int (times), or '' for an omittable field that is absent — one f-string (no
-    format template is parsed per call, as ``%`` would)."""
-
-    def lit(text: str) -> str:
-        return text.replace("{", "{{").replace("}", "}}")
-
-    parts, consts = [], []
+    """The layout of a trace.span line (envelope without checksum) for the pure core's line
+    writers (``_pycore._compile_writer``, which compiles one f-string per span shape from it):
+    per field, the literal JSON text before it, its name, and its key text when it is omittable
+    (written with the value, only when present)."""
+    assert not span.fields[0].omit, "the first payload field opens the object"
+    rows = [('{"version":"1","id":', "id", ""), (',"source":', "source", ""),
+            (',"type":"trace.span","timestamp_ns":', "timestamp_ns", "")]
     for i, f in enumerate(span.fields):
-        key = ("" if i == 0 else ",") + '"' + f.name + '":'
-        if f.omit:
-            const = "_K_" + f.name.upper()
-            consts.append(f"{const} = {key!r}")
-            parts.append(f'{{({const} + {f.name}) if {f.name} else ""}}')
-        else:
-            parts.append(lit(key) + "{" + f.name + "}")
-    head = lit('{"version":"1","id":"') + "{eid}" + lit('","source":') + "{source}" + \
-        lit(',"type":"trace.span","timestamp_ns":') + "{timestamp_ns}" + lit(',"payload":{')
-    body = head + "".join(parts) + lit("}}") + "\\n"
-    args = ", ".join(f.name for f in span.fields)
-    return ["", *consts, "", "",
-            f"def span_line(eid, source, timestamp_ns, {args}) -> str:",
-            '    """One trace.span line (envelope without checksum) from JSON-text string fields, int',
-            "    times and '' for an absent omittable field: emit_span's fast path in the pure core.\"\"\"",
-            f"    return f'{body}'", ""]
-
+        key = ("," if i else "") + '"' + f.name + '":'
+        head = "" if i else ',"payload":{'
+        rows.append((head, f.name, key) if f.omit else (head + key, f.name, ""))
+    out = ["", "#: A trace.span line for the pure core's line writers: (text before the field, field, its key",
+           "#: text when omittable) in the order written, then SPAN_LINE_END.",
+           "SPAN_LINE: Tuple[Tuple[str, str, str], ...] = ("]
+    out += [f"    {row!r}," for row in rows]
+    end = "}}\n"  # closes the payload and the envelope
+    out += [")", f"SPAN_LINE_END = {end!r}", ""]
+    return out
 
 
 def _envelope_lines(env: model.Message) -> List[str]:

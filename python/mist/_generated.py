@@ -252,11 +252,19 @@ def span_payload(trace_id, span_id, parent_id, operation, start_ns, end_ns, stat
             + (((',"attrs":' + _o(attrs, 1)) if attrs else '') if type(attrs) is dict else ('' if _empty(attrs) else ',"attrs":' + _v(attrs))) + '}')
 
 
-_K_PARENT_ID = ',"parent_id":'
-_K_ATTRS = ',"attrs":'
-
-
-def span_line(eid, source, timestamp_ns, trace_id, span_id, parent_id, operation, start_ns, end_ns, status, attrs) -> str:
-    """One trace.span line (envelope without checksum) from JSON-text string fields, int
-    times and '' for an absent omittable field: emit_span's fast path in the pure core."""
-    return f'{{"version":"1","id":"{eid}","source":{source},"type":"trace.span","timestamp_ns":{timestamp_ns},"payload":{{"trace_id":{trace_id},"span_id":{span_id}{(_K_PARENT_ID + parent_id) if parent_id else ""},"operation":{operation},"start_ns":{start_ns},"end_ns":{end_ns},"status":{status}{(_K_ATTRS + attrs) if attrs else ""}}}}}\n'
+#: A trace.span line for the pure core's line writers: (text before the field, field, its key
+#: text when omittable) in the order written, then SPAN_LINE_END.
+SPAN_LINE: Tuple[Tuple[str, str, str], ...] = (
+    ('{"version":"1","id":', 'id', ''),
+    (',"source":', 'source', ''),
+    (',"type":"trace.span","timestamp_ns":', 'timestamp_ns', ''),
+    (',"payload":{"trace_id":', 'trace_id', ''),
+    (',"span_id":', 'span_id', ''),
+    ('', 'parent_id', ',"parent_id":'),
+    (',"operation":', 'operation', ''),
+    (',"start_ns":', 'start_ns', ''),
+    (',"end_ns":', 'end_ns', ''),
+    (',"status":', 'status', ''),
+    ('', 'attrs', ',"attrs":'),
+)
+SPAN_LINE_END = '}}\n'

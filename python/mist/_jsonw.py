@@ -112,6 +112,14 @@ def sort_key(k: str) -> str:
 _SURR = re.compile("[\ud800-\udfff]")
 
 
+def plain_key(k: Any) -> "str | None":
+    """``'"k":'`` for an object key written as it is and sorted in plain code point order (a str,
+    not long, without a lone surrogate); None for any other key (the careful path writes it)."""
+    if type(k) is not str or len(k) > 256 or _SURR.search(k) is not None:
+        return None
+    return string(k) + ":"
+
+
 def floating(f: float) -> str:
     """Go's strconv 'f'/'e' shortest layout as encoding/json uses it."""
     if 1e-4 <= f < 1e16 or -1e16 < f <= -1e-4:  # repr is Go's plain layout here, but for a trailing ".0"
@@ -202,10 +210,10 @@ _ORDERS: Dict[tuple, list] = {}  # a dict's keys, in insertion order → [(posit
 def _order(keys: tuple) -> "list | None":
     """The written order of a dict's keys with their encoded prefixes, or None when a key needs the
     careful path (not a str, long, or holding a surrogate). Cached: spans repeat their key sets."""
-    for k in keys:
-        if type(k) is not str or len(k) > 256 or _SURR.search(k) is not None:
-            return None
-    order = [(i, string(k) + ":") for k, i in sorted(zip(keys, range(len(keys))))]
+    texts = [plain_key(k) for k in keys]
+    if None in texts:
+        return None
+    order = [(i, texts[i]) for _, i in sorted(zip(keys, range(len(keys))))]
     if len(_ORDERS) < 1024 and len(keys) <= 64:
         _ORDERS[keys] = order
     return order
@@ -243,42 +251,6 @@ def obj(d: dict, depth: int = 0) -> str:
         else:
             add(ek + value(v, depth))
     return "{" + ",".join(out) + "}"
-
-
-_SCALARS = frozenset((str, int, float))
-_TEMPLATES: Dict[tuple, tuple] = {}  # a dict's keys, in insertion order → (format, value positions)
-
-
-def flat_obj(d: dict) -> "str | None":
-    """``obj(d)`` for a top-level dict of str, int and float values only (what spans carry), with
-    one ``%`` format per key set instead of a string per item; None, having counted nothing, for
-    any other dict (``obj`` then writes it). Needs no work budget: it visits only ``len(d)`` values."""
-    vals = list(d.values())
-    if not _SCALARS.issuperset(map(type, vals)):
-        return None
-    keys = tuple(d)
-    t = _TEMPLATES.get(keys)
-    if t is None:
-        order = _ORDERS.get(keys) or _order(keys)
-        if order is None:
-            return None
-        t = ("{" + ",".join([ek.replace("%", "%%") + "%s" for _, ek in order]) + "}", [i for i, _ in order])
-        if len(_TEMPLATES) < 1024 and len(keys) <= 64:
-            _TEMPLATES[keys] = t
-    fmt, positions = t
-    strs = _STRS
-    enc = []
-    add = enc.append
-    for i in positions:
-        v = vals[i]
-        ty = type(v)
-        if ty is str:
-            add(strs.get(v) or fast_string(v))
-        elif ty is int:
-            add(v)  # %s writes str(v)
-        else:
-            add(floating(v))
-    return fmt % tuple(enc)
 
 
 def _obj_slow(d: dict, depth: int) -> str:
