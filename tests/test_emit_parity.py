@@ -26,6 +26,8 @@ CASES = [
     dict(operation="big", start_ns=1, end_ns=2, attrs={"huge": "z" * 70000, "list": list(range(50))}),
     dict(operation="over", start_ns=1, end_ns=2, attrs={"big": ["y" * 60000] * 200}),
     dict(operation="kw", start_ns=1.5, end_ns=None, cost_usd=0.25, provider="openai", attrs={"cost_usd": 9, "model": "m"}),
+    # the caller's own "unpriced" for a model without a price: replaced, not written twice
+    dict(operation="chat", start_ns=1, end_ns=2, model="unknown-model-x", tokens_out=5, attrs={"unpriced": False}),
 ]
 
 
@@ -75,6 +77,7 @@ def test_emit_span_bytes_agree_across_cores():
     assert attrs[1]["unpriced"] is True
     assert attrs[4] == {"mist.error": "attrs dropped: span over the 10 MiB message limit"}
     assert attrs[5]["cost_usd"] == 0.25 and attrs[5]["model"] == "m"
+    assert attrs[6]["unpriced"] is True and out["native"][6].count(b'"unpriced"') == 1
 
 
 BAD_CALLS = [

@@ -185,6 +185,7 @@ fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bou
         None => {
             let v = pyo3::types::PyBool::new(py, true).to_owned().into_any();
             *added = Some(("unpriced", v.clone()));
+            items.retain(|(k, _)| k.bytes() != b"unpriced"); // the caller's own: replaced, not repeated
             items.push((StrBytes::Borrowed(b"unpriced"), v));
         }
     }
