@@ -251,7 +251,13 @@ def measure(quick: bool) -> Dict[str, Any]:
     res["native"] = _sub("emit+peers", n, rep)
     res["python"] = _sub("emit+peers", max(1000, n // 4), rep, {"MIST_PURE_PYTHON": "1"})
     res["disabled"] = _sub("emit", n, rep, {"MIST_DISABLED": "1"})
-    res["file"] = _sub("file", 100000 if quick else 1000000, 1)
+    # the file run is one pass of 1,000,000 spans, not a best-of-loops row: three passes, each in
+    # a fresh interpreter, show its spread (this VM's CPU time for the same work moves ±30%)
+    runs = [_sub("file", 100000 if quick else 1000000, 1) for _ in range(1 if quick else 3)]
+    ok = [f for f in runs if "spans_per_s" in f]
+    res["file"] = max(ok, key=lambda f: f["spans_per_s"]) if ok else runs[0]
+    res["file_runs"] = [f["spans_per_s"] for f in ok]
+    res["file_rss_growth"] = max((f["rss_growth"] for f in ok), default=0)
     res["latency"] = _sub("latency", 50000 if quick else 500000, 1)
     return res
 
@@ -292,8 +298,12 @@ def table(r: Dict[str, Any]) -> str:
     f, lat = r["file"], r["latency"]
     out.append("")
     if "spans_per_s" in f:
-        out.append(f"file sink end to end: {f['n']:,} spans in {f['n'] / f['spans_per_s']:.2f} s = {f['spans_per_s']:,.0f} spans/s "
-                   f"(final flush included), {f['lines']:,} lines, peak RSS growth {f['rss_growth'] / 2**20:.1f} MiB")
+        runs = r.get("file_runs") or [f["spans_per_s"]]
+        spread = "" if len(runs) < 2 else (
+            f" (best of {len(runs)} runs, each in a fresh process: {', '.join(f'{v:,.0f}' for v in runs)})")
+        out.append(f"file sink end to end: {f['n']:,} spans in {f['n'] / f['spans_per_s']:.2f} s = {f['spans_per_s']:,.0f} spans/s"
+                   f"{spread}, final flush included, {f['lines']:,} lines, "
+                   f"peak RSS growth {r.get('file_rss_growth', f['rss_growth']) / 2**20:.1f} MiB")
     if "p50" in lat:
         out.append(f"emit latency while the writer flushes continuously: p50 {_fmt_ns(lat['p50'])}, p99 {_fmt_ns(lat['p99'])}, p99.9 {_fmt_ns(lat['p999'])}")
     return "\n".join(out)
