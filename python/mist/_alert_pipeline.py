@@ -100,6 +100,13 @@ def _take_evals(limit: int) -> list:
     return out
 
 
+def _deliver(alerts: list, deliver: Any) -> int:
+    """Hand each alert the engine returned to the sinks and callbacks; how many there were."""
+    for a in alerts:
+        deliver(a)
+    return len(alerts)
+
+
 def process(drain: bool = False) -> int:
     """Run the engine over spans observed so far, oldest first, then over the late scores
     queued meanwhile: one round of at most ``MAX_PER_ROUND`` of each (the background thread), or
@@ -124,18 +131,14 @@ def process(drain: bool = False) -> int:
                 except Exception:
                     counters["errors"] += 1
                     continue
-                for a in alerts:
-                    deliver(a)
-                    fired += 1
+                fired += _deliver(alerts, deliver)
             for p, op, model, ts in evs:
                 try:
                     alerts = eng.observe_eval(p, ts, operation=op, model=model)
                 except Exception:
                     counters["errors"] += 1
                     continue
-                for a in alerts:
-                    deliver(a)
-                    fired += 1
+                fired += _deliver(alerts, deliver)
             counters["observed"] += len(obs)
             counters["evals"] += len(evs)
             counters["alerts"] += fired - before
