@@ -638,9 +638,12 @@ class _StreamTrace:
         self.done = True
         call = self.call
         if exc is None and how == "complete" and not call.capture:  # the common end, natively
-            info = call.info
-            if _end_stream(call.span, self.acc._attrs, info.family, info.provider_fixed, call.t0, self.first):
-                return
+            try:
+                info = call.info
+                if _end_stream(call.span, self.acc._attrs, info.family, info.provider_fixed, call.t0, self.first):
+                    return
+            except Exception:  # never raises into the caller's loop: the Python path ends it
+                pass
         try:
             call.merge(self.acc.attrs())
             attrs = call.span.attrs
