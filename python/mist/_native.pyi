@@ -77,11 +77,13 @@ def feed_message_event(acc: Any, event: Any) -> bool:
 
 class StreamTap:
     """The iterator ``for chunk in stream`` gets from a traced sync SDK stream: passes chunks
-    through, calling ``trace.feed`` on those that may carry usage (the first, and all when content
-    is captured) and ``trace.finish`` when the stream ends or fails. Holds ``owner`` (the traced
-    stream) while it lives. Native only."""
+    through, reading those that may carry usage (the first too) into ``trace.acc`` natively (all
+    go to ``trace.feed`` when content is captured), hiding the usage-only chunk mist asked for
+    (``hide_usage``), and calling ``trace.finish`` when the stream ends or fails. Holds ``owner``
+    (the traced stream) while it lives. Native only."""
 
-    def __init__(self, owner: Any, it: Iterator[Any], trace: Any, anthropic: bool, capture: bool) -> None: ...
+    def __init__(self, owner: Any, it: Iterator[Any], trace: Any, anthropic: bool, capture: bool,
+                 hide_usage: bool = False) -> None: ...
     def __iter__(self) -> "StreamTap": ...
     def __next__(self) -> Any: ...
 
