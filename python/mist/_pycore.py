@@ -602,6 +602,15 @@ def _function(parts: list, prelude: list) -> Any:
     return ns["w"]
 
 
+def _current_ids(cfg: _Config, parent_id: Any) -> Tuple[Any, Any]:
+    """(trace id, parent id) of a span given no trace id: inside a span, its trace and (unless
+    given) the span as parent; else a new trace."""
+    cur = cfg.context.get(None) if cfg.context is not None else None
+    if cur is None:
+        return new_trace_id(), parent_id
+    return cur.trace_id, cur.span_id if parent_id is None else parent_id
+
+
 def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, attrs, priced) -> None:
     """emit's span, and emit_span's off its hot path (attrs merged): sampled, priced, then written
     by its shape's writer when there is one, else by the general path."""
@@ -609,13 +618,7 @@ def _emit(operation, start_ns, end_ns, trace_id, span_id, parent_id, status, att
     if cfg is None:
         return
     if trace_id is None:
-        cur = cfg.context.get(None) if cfg.context is not None else None
-        if cur is not None:
-            trace_id = cur.trace_id
-            if parent_id is None:
-                parent_id = cur.span_id
-        else:
-            trace_id = new_trace_id()
+        trace_id, parent_id = _current_ids(cfg, parent_id)
     if cfg.sample != _U64 and _trace_hash(trace_id) > cfg.sample:
         _counters["sampled_out"] += 1
         return
@@ -700,14 +703,8 @@ def emit_span(operation, start_ns, end_ns, *, trace_id=None, span_id=None, paren
                     and "cost_usd" not in keys):
                 cost_usd = _auto_cost(model, tokens_in, tokens_out, attrs, cfg)  # None: nothing to price
             if cost_usd is not _NO_PRICE:  # a model without a price: marked below
-                if trace_id is None:  # inside a span: its trace (and parent); else a new trace
-                    cur = cfg.context.get(None) if cfg.context is not None else None
-                    if cur is not None:
-                        trace_id = cur.trace_id
-                        if parent_id is None:
-                            parent_id = cur.span_id
-                    else:
-                        trace_id = new_trace_id()
+                if trace_id is None:
+                    trace_id, parent_id = _current_ids(cfg, parent_id)
                 shape = (keys, type(trace_id), type(parent_id), type(operation), type(start_ns), type(end_ns),
                          type(status), type(cost_usd), type(model), type(provider), type(tokens_in),
                          type(tokens_out), *map(type, a.values() if keys else ()))
