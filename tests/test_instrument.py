@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 import warnings
 
 import pytest
@@ -669,6 +670,7 @@ def test_a_failure_inside_instrumentation_never_breaks_the_call(cap, srv, monkey
     monkeypatch.setattr(instrument_module._Call, "__init__", broken)  # the general path (streams, helpers)
     monkeypatch.setattr(instrument_module, "Span", broken)  # and the common call's
     monkeypatch.setattr(instrument_module, "_begin_call", instrument_module._no_begin_call)  # (native: Span made in Rust)
+    monkeypatch.setattr(instrument_module, "_begin_stream", instrument_module._no_begin_stream)  # (and the native stream)
     assert client.chat.completions.create(**chat_kwargs()).choices[0].message.content == srv.text
     assert "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**chat_kwargs(stream=True))) == srv.text
     with aclient.messages.stream(**msg_kwargs()) as s:
@@ -730,6 +732,7 @@ def _both_ways(cap, monkeypatch, run):
                 m.setattr(instrument_module, "_begin_call", instrument_module._no_begin_call)
                 m.setattr(instrument_module, "_finish_call", instrument_module._no_finish_call)
                 m.setattr(instrument_module, "_end_stream", instrument_module._no_end_stream)
+                m.setattr(instrument_module, "_begin_stream", instrument_module._no_begin_stream)
             cap.clear()
             run()
             out.append([_normalised(s) for s in cap.spans()])
@@ -771,6 +774,116 @@ def test_native_call_span_matches_the_python_path(cap, srv, monkeypatch):
     native, python = _both_ways(cap, monkeypatch, calls)
     assert len(native) == 23 and native == python
     assert any("ttft_ms" in s["attrs"] for s in native)
+
+
+def test_native_stream_ends_match_the_python_path(cap, srv, monkeypatch):
+    """Every way a sync stream ends (exhausted, closed, left in a with block, dropped, failing
+    midway, read by next(), through the OpenAI helper) gives the same span through the native
+    TracedStream and through _Call.start + _TracedStream."""
+    if not hasattr(mist._backend.core, "begin_stream"):
+        pytest.skip("the pure core has no native stream: both ways are the Python path")
+
+    def calls():
+        client, aclient = oa(srv), an(srv)
+        stream = client.chat.completions.create(**chat_kwargs(stream=True))
+        next(stream)
+        stream.close()
+        with client.chat.completions.create(**chat_kwargs(stream=True)) as stream:
+            for _ in stream:
+                break
+        stream = aclient.messages.create(**msg_kwargs(stream=True))
+        next(stream)
+        next(stream)
+        del stream
+        gc.collect()
+        first = client.chat.completions.create(**chat_kwargs(stream=True))
+        rest = [next(first)] + list(first)  # next() then a for loop on the same stream
+        assert "".join(c.choices[0].delta.content or "" for c in rest) == srv.text
+        srv.stream_error_after = 2
+        with pytest.raises(openai.APIError):
+            list(client.chat.completions.create(**chat_kwargs(stream=True)))
+        srv.stream_error_after = None
+        list(client.responses.create(model="o4-mini", input="hi", stream=True))  # typed events: read in Python
+        with client.chat.completions.stream(**chat_kwargs()) as s:
+            s.get_final_completion()
+        with client.chat.completions.stream(**chat_kwargs()) as s:
+            for _ in s:
+                break
+
+    native, python = _both_ways(cap, monkeypatch, calls)
+    assert len(native) == 8 and native == python
+    ends = [s["attrs"].get("stream_end") for s in native]
+    assert ends == ["closed", "closed", "abandoned", None, None, None, None, "closed"]
+    assert native[4]["status"] == "error" and native[5]["attrs"]["tokens_in"] == 1500
+
+
+def test_native_stream_is_the_sdk_stream_to_its_caller(cap, srv):
+    core = mist._backend.core
+    if not hasattr(core, "begin_stream"):
+        pytest.skip("native backend only")
+    client = oa(srv)
+    stream = client.chat.completions.create(**chat_kwargs(stream=True))
+    assert type(stream) is core.TracedStream  # the common stream takes the native proxy
+    assert isinstance(stream, openai.Stream) and stream.__class__ is openai.Stream
+    assert repr(stream).startswith("<openai.Stream")
+    stream.mist_note = "kept"  # attributes land on the SDK stream
+    assert stream.mist_note == "kept" and stream.response.status_code == 200
+    with pytest.raises(AttributeError):
+        stream._mist_missing
+    assert weakref.ref(stream)() is stream
+    assert len(list(stream)) == 9 and list(stream) == []
+    assert only(cap, "chat")["attrs"]["tokens_in"] == 2006
+
+
+def test_native_stream_hands_unread_events_to_the_python_accumulator(cap):
+    """An event the native readers leave to Python (here a float count) makes the Python
+    accumulator, carrying what was read so far (Anthropic's running input counts): the span says
+    what AnthropicStreamUsage fed every event says."""
+    core = mist._backend.core
+    if not hasattr(core, "begin_stream"):
+        pytest.skip("native backend only")
+    events = [
+        {"type": "message_start", "message": {"model": "claude-haiku-4-5-20251001",
+                                              "usage": {"input_tokens": 100, "cache_read_input_tokens": 50,
+                                                        "output_tokens": 1}}},
+        {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "hi"}},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 7.0}},
+        {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 9, "cache_creation_input_tokens": 10}},
+        {"type": "message_stop"},
+    ]
+    info = instrument_module._ClientInfo("anthropic", False, "anthropic", False, True)
+    stream = core.begin_stream("messages", {"model": "claude-haiku-4-5"}, "anthropic", "anthropic", False, False, info)
+    assert stream._mist_attach(iter(events)) is stream
+    assert list(stream) == events
+    acc = instrument_module.AnthropicStreamUsage()
+    for e in events:
+        acc.feed(e)
+    a = only(cap, "messages")["attrs"]
+    assert {k: a[k] for k in acc.attrs()} == acc.attrs()
+    assert (a["tokens_in"], a["tokens_cache_read"], a["tokens_cache_write"], a["tokens_out"], a["finish_reason"]) == (
+        160, 50, 10, 9, "end_turn")
+
+
+def test_native_stream_declines_what_it_does_not_handle(cap):
+    core = mist._backend.core
+    if not hasattr(core, "begin_stream"):
+        pytest.skip("native backend only")
+    info = instrument_module._ClientInfo("openai", False, "openai", False, True)
+    with mist.trace("budgeted", budget_usd=1.0):  # the budget check is _Call.start's
+        assert core.begin_stream("chat", {"model": "gpt-4o-mini"}, "openai", "openai", False, True, info) is None
+    kwargs = {"model": "gpt-4o-mini", "stream": True}
+    stream = core.begin_stream("chat", kwargs, "openai", "openai", False, True, info)
+    assert kwargs["stream_options"] == {"include_usage": True} and mist.current_span() is stream._mist_span
+    assert stream._mist_attach({"not": "a stream"}) is None  # the caller records it as a response
+    assert mist.current_span() is None and stream._mist_done
+    given = {"model": "gpt-4o-mini", "stream_options": {"include_usage": False}}
+    stream = core.begin_stream("chat", given, "openai", "openai", False, True, info)
+    assert given["stream_options"] == {"include_usage": False}  # the caller's stays
+    stream._mist_failed(RuntimeError("sk-" + "a" * 40 + " refused"))
+    s = cap.spans("chat")[-1]
+    assert s["status"] == "error" and "aaaaaaaa" not in s["attrs"]["error"]  # redacted in Python
+    stream._mist_failed(RuntimeError("twice"))  # ended once
+    assert len(cap.spans("chat")) == 1
 
 
 async def _async_streams(srv):

@@ -402,9 +402,26 @@ def _ms(ns: int) -> float:
 
 
 def _sync_wrapper(original: Callable[..., Any], op: str, streamable: bool, info: _ClientInfo) -> Callable[..., Any]:
+    add_usage = streamable and op == "chat" and info.include_usage
+
     @functools.wraps(original)
     def traced(*args: Any, **kwargs: Any) -> Any:
-        if (streamable and kwargs.get("stream") is True) or "extra_headers" in kwargs or _runtime.settings.capture_content:
+        if streamable and kwargs.get("stream") is True:
+            if "extra_headers" not in kwargs and not _runtime.settings.capture_content:
+                # the common stream: the native proxy is the call's span, stream and accumulator
+                stream = _begin_stream(op, kwargs, info.provider, info.family, info.provider_fixed, add_usage, info)
+                if stream is not None:
+                    try:
+                        result = original(*args, **kwargs)
+                    except BaseException as exc:
+                        stream._mist_failed(exc)
+                        raise
+                    attached = stream._mist_attach(result)
+                    if attached is None:  # not a stream after all: recorded as a response
+                        return _Call(stream._mist_span, op, info, stream._mist_t0).returned(result, None)
+                    return attached
+            return _sync_call(original, op, streamable, info, args, kwargs)
+        if "extra_headers" in kwargs or _runtime.settings.capture_content:
             return _sync_call(original, op, streamable, info, args, kwargs)
         # the common call: one response object, nothing to capture
         span = _begin_call(op, kwargs, info.provider) or _enter(op, info, kwargs)
@@ -539,9 +556,30 @@ def _no_end_stream(span: Span, found: Dict[str, Any], family: str, provider_fixe
     return False
 
 
+def _no_begin_stream(op: str, kwargs: Dict[str, Any], provider: Any, family: str, provider_fixed: bool, add_usage: bool,
+                     info: _ClientInfo) -> None:
+    """The pure core has no ``begin_stream``: every stream takes ``_Call.start`` and ``_TracedStream``."""
+    return None
+
+
 _begin_call = getattr(core, "begin_call", None) or _no_begin_call
 _finish_call = getattr(core, "finish_call", None) or _no_finish_call
 _end_stream = getattr(core, "end_stream", None) or _no_end_stream
+# the native TracedStream (rust/src/tracedstream.rs) of a common sync stream, begun natively
+_begin_stream = getattr(core, "begin_stream", None) or _no_begin_stream
+_NativeStream: Any = getattr(core, "TracedStream", None)
+
+
+def _stream_failed(span: Span, op: str, info: _ClientInfo, t0: int, exc: BaseException) -> None:
+    """A native stream's request failed (``TracedStream._mist_failed``): ``_Call.failed``."""
+    _Call(span, op, info, t0).failed(exc)
+
+
+def _end_stream_py(span: Span, found: Dict[str, Any], info: _ClientInfo, op: str, t0: int, first: int,
+                   exc: Optional[BaseException], how: str) -> None:
+    """A native stream's end that its native half leaves to Python (an error to redact, a latency
+    at a rounding tie, a span ended already): ``_StreamTrace.finish``'s Python half."""
+    _close_stream(_Call(span, op, info, t0), found, first, exc, how)
 
 
 def _openai_helper_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -645,19 +683,30 @@ class _StreamTrace:
             except Exception:  # never raises into the caller's loop: the Python path ends it
                 pass
         try:
-            call.merge(self.acc.attrs())
-            attrs = call.span.attrs
-            now = _perf()
-            attrs["latency_ms"] = _ms(now - call.t0)
-            if self.first:
-                attrs["ttft_ms"] = _ms(self.first - call.t0)
-            if how != "complete" and exc is None:
-                attrs["stream_end"] = how
-            if call.capture and self.acc.text_chars:
-                _capture(call.span, "output", self.acc.text)
+            found = self.acc.attrs()
         except Exception:
-            pass
-        call.end(exc)
+            found = {}
+        _close_stream(call, found, self.first, exc, how, self.acc)
+
+
+def _close_stream(call: _Call, found: Dict[str, Any], first: int, exc: Optional[BaseException], how: str,
+                  acc: Any = None) -> None:
+    """End a stream's span in Python: what the events said (``found``), latency, time to the first
+    event, how it ended when not by its end, the captured output text (from ``acc``)."""
+    try:
+        call.merge(found)
+        attrs = call.span.attrs
+        now = _perf()
+        attrs["latency_ms"] = _ms(now - call.t0)
+        if first:
+            attrs["ttft_ms"] = _ms(first - call.t0)
+        if how != "complete" and exc is None:
+            attrs["stream_end"] = how
+        if acc is not None and call.capture and acc.text_chars:
+            _capture(call.span, "output", acc.text)
+    except Exception:
+        pass
+    call.end(exc)
 
 
 _NO_FIELD = object()
@@ -861,12 +910,31 @@ class _TracedAsyncStream(_StreamProxy):
 
 
 
-def _traced_raw(stream: Any) -> Optional[_StreamTrace]:
-    """The trace of the traced raw stream an SDK helper stream reads from, if any."""
+def _traced_raw(stream: Any) -> Any:
+    """The trace of the traced raw stream an SDK helper stream reads from, if any: a
+    ``_StreamTrace``, or for a native ``TracedStream`` the same ``done`` / ``finish`` on it."""
     raw = getattr(stream, "_raw_stream", None)
     if type(raw) in (_TracedStream, _TracedAsyncStream):
         return object.__getattribute__(raw, "_mist_trace")
+    if _NativeStream is not None and type(raw) is _NativeStream:
+        return _NativeTrace(raw)
     return None
+
+
+class _NativeTrace:
+    """A native ``TracedStream`` seen as the ``_StreamTrace`` an OpenAI helper manager ends."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    @property
+    def done(self) -> bool:
+        return bool(self._stream._mist_done)
+
+    def finish(self, exc: Optional[BaseException] = None, how: str = "complete") -> None:
+        self._stream._mist_finish(exc, how)
 
 
 class _HelperManager:
@@ -885,7 +953,7 @@ class _HelperManager:
         self._mist_inner = manager
         self._mist_call = call
         self._mist_stream: Any = None
-        self._mist_trace: Optional[_StreamTrace] = None
+        self._mist_trace: Any = None  # a _StreamTrace, or a _NativeTrace
 
     def _entered(self, stream: Any, is_async: bool) -> None:
         self._mist_stream = stream

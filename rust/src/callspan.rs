@@ -26,7 +26,7 @@ pub fn set_span_type(span_type: Bound<'_, PyType>, current: Bound<'_, PyAny>) {
     *SETUP.lock().unwrap_or_else(|e| e.into_inner()) = Some((span_type.unbind(), current.unbind()));
 }
 
-fn setup(py: Python<'_>) -> Option<(Bound<'_, PyType>, Bound<'_, PyAny>)> {
+pub(crate) fn setup(py: Python<'_>) -> Option<(Bound<'_, PyType>, Bound<'_, PyAny>)> {
     let g = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     g.as_ref().map(|(t, v)| (t.bind(py).clone(), v.bind(py).clone()))
 }
@@ -94,7 +94,7 @@ pub fn begin_call<'py>(py: Python<'py>, operation: &Bound<'py, PyAny>, kwargs: &
 }
 
 /// The current span back to what it was before `span` (`Span._leave`).
-fn leave<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, current: &Bound<'py, PyAny>) -> PyResult<()> {
+pub(crate) fn leave<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, current: &Bound<'py, PyAny>) -> PyResult<()> {
     let token = span.getattr(intern!(py, "_token"))?;
     if token.is_none() {
         return Ok(());
@@ -111,7 +111,7 @@ fn leave<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, current: &Bound<'py, Py
 
 /// `instrumentation._ms(ns)` where it is exact in integer arithmetic: below 2**53 ns, not at an
 /// exact tie (None there: the caller declines, and Python's `round` decides).
-fn ms(ns: i64) -> Option<f64> {
+pub(crate) fn ms(ns: i64) -> Option<f64> {
     if !(0..(1i64 << 53)).contains(&ns) || ns % 1000 == 500 {
         return None;
     }
@@ -119,7 +119,7 @@ fn ms(ns: i64) -> Option<f64> {
 }
 
 /// The attrs of a span that has not ended (None: ended already, or attrs not a plain dict).
-fn open_attrs<'py>(py: Python<'py>, span: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+pub(crate) fn open_attrs<'py>(py: Python<'py>, span: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
     let run = || -> PyResult<Option<Bound<'py, PyDict>>> {
         if span.getattr(intern!(py, "end_ns"))?.is_truthy()? {
             return Ok(None);
@@ -186,6 +186,14 @@ pub fn finish_call<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, result: &Boun
 #[pyfunction]
 pub fn end_stream<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, found: &Bound<'py, PyDict>, family: &Bound<'py, PyString>,
                        provider_fixed: bool, t0: i64, first: i64) -> bool {
+    end_stream_as(py, span, found, family, provider_fixed, t0, first, None)
+}
+
+/// `end_stream`, and for a stream closed or dropped before its end (`how`: "closed" /
+/// "abandoned"), `stream_end` set to say so, as `_StreamTrace.finish(None, how)` does.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn end_stream_as<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, found: &Bound<'py, PyDict>, family: &Bound<'py, PyString>,
+                                 provider_fixed: bool, t0: i64, first: i64, how: Option<&str>) -> bool {
     let Some(latency_ms) = ms(monotonic_ns() - t0) else { return false };
     let ttft_ms = if first != 0 {
         match ms(first - t0) {
@@ -218,6 +226,9 @@ pub fn end_stream<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, found: &Bound<
     let _ = attrs.set_item(intern!(py, "latency_ms"), latency_ms);
     if let Some(t) = ttft_ms {
         let _ = attrs.set_item(intern!(py, "ttft_ms"), t);
+    }
+    if let Some(how) = how {
+        let _ = attrs.set_item(intern!(py, "stream_end"), how);
     }
     let _ = leave(py, span, &current);
     let _ = end_span(py, span, &attrs);

@@ -14,6 +14,7 @@ mod jsonw;
 mod keyorder;
 mod otlp;
 mod streamtap;
+mod tracedstream;
 mod usage;
 mod validate;
 
@@ -237,6 +238,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(usage::feed_chat_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(usage::feed_message_event, m)?)?;
     m.add_class::<streamtap::StreamTap>()?;
+    m.add_function(wrap_pyfunction!(tracedstream::begin_stream, m)?)?;
+    m.add_class::<tracedstream::TracedStream>()?;
     m.add("USAGE_VIEW_NAMES", usage::VIEW_NAMES.to_vec())?;
     m.add_function(wrap_pyfunction!(new_trace_id, m)?)?;
     m.add_function(wrap_pyfunction!(now_ns, m)?)?;

@@ -28,8 +28,8 @@ pub const VIEW_NAMES: [&str; 26] = [
 ];
 
 /// Not a shape read here: the Python reader decides.
-struct Pass;
-type R<T> = Result<T, Pass>;
+pub(crate) struct Pass;
+pub(crate) type R<T> = Result<T, Pass>;
 
 impl From<PyErr> for Pass {
     fn from(_: PyErr) -> Self {
@@ -263,7 +263,7 @@ fn chat_usage<'py>(py: Python<'py>, u: &View<'py>, found: &Bound<'py, PyDict>) -
 
 /// `OpenAIStreamUsage._feed` for one Chat Completions chunk, its text left out: what it says into
 /// `staged`, in the order the Python code sets it.
-fn chat_chunk<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>, chunk: &Bound<'py, PyAny>, staged: &Bound<'py, PyDict>) -> R<()> {
+pub(crate) fn chat_chunk<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>, chunk: &Bound<'py, PyAny>, staged: &Bound<'py, PyDict>) -> R<()> {
     let o = view(Some(chunk))?;
     if o.get(intern!(py, "type"))?.is_some() {
         return Err(Pass); // a typed event (helper, Responses API): Python's
@@ -346,13 +346,22 @@ fn acc_int(acc: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> R<i64> {
     Ok(v.extract()?)
 }
 
+/// Anthropic's running input counts: the accumulator's `_have_input`, `_input`, `_cache_read` and
+/// `_cache_write` (cumulative usage arrives spread over `message_start` and `message_delta`).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Counts {
+    pub have: bool,
+    pub input: i64,
+    pub cache_read: i64,
+    pub cache_write: i64,
+}
+
 /// `AnthropicStreamUsage._feed` for one raw Messages stream event, its text left out: the model,
-/// the cumulative counts and the stop reason into the accumulator `acc` (its attrs and its running
-/// input, cache read and cache write counts). Everything is read before anything is written, so
-/// a Pass leaves `acc` untouched.
-fn message_event<'py>(py: Python<'py>, acc: &Bound<'py, PyAny>, event: &Bound<'py, PyAny>) -> R<()> {
+/// the cumulative counts and the stop reason into `attrs`, the running counts `c` updated and
+/// returned. Everything is read before anything is written, so a Pass leaves `attrs` untouched.
+pub(crate) fn message_event_into<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>, c: Counts, event: &Bound<'py, PyAny>) -> R<Counts> {
     let o = view(Some(event))?;
-    let Some(kind) = o.get(intern!(py, "type"))? else { return Ok(()) };
+    let Some(kind) = o.get(intern!(py, "type"))? else { return Ok(c) };
     let kind = kind.cast_exact::<PyString>().map_err(|_| Pass)?;
     let (usage, model, finish) = match kind.to_str()? {
         "message_start" => {
@@ -366,46 +375,36 @@ fn message_event<'py>(py: Python<'py>, acc: &Bound<'py, PyAny>, event: &Bound<'p
         // the helper's final snapshot (read by from_response) and a whole message: Python's
         "message_stop" if o.get(intern!(py, "message"))?.is_some() => return Err(Pass),
         "message" => return Err(Pass),
-        _ => return Ok(()), // text deltas (not captured here), block starts and stops, pings, helper events
+        _ => return Ok(c), // text deltas (not captured here), block starts and stops, pings, helper events
     };
     let u = view(usage.as_ref())?;
     let inp = count(u.get(intern!(py, "input_tokens"))?)?;
     let read = count(u.get(intern!(py, "cache_read_input_tokens"))?)?;
     let write = count(u.get(intern!(py, "cache_creation_input_tokens"))?)?;
     let out = count(u.get(intern!(py, "output_tokens"))?)?;
-    let have = acc.getattr(intern!(py, "_have_input"))?;
-    let have = if have.is_exact_instance_of::<pyo3::types::PyBool>() { have.is_truthy()? } else { return Err(Pass) };
-    let mut input = acc_int(acc, intern!(py, "_input"))?;
-    let mut cache_read = acc_int(acc, intern!(py, "_cache_read"))?;
-    let mut cache_write = acc_int(acc, intern!(py, "_cache_write"))?;
-    let attrs = acc.getattr(intern!(py, "_attrs"))?;
-    let attrs = attrs.cast_exact::<PyDict>().map_err(|_| Pass)?;
-    if let Some((n, _)) = inp {
-        input = n;
+    let mut n = c;
+    if let Some((v, _)) = inp {
+        n.input = v;
     }
-    if let Some((n, _)) = read {
-        cache_read = n;
+    if let Some((v, _)) = read {
+        n.cache_read = v;
     }
-    if let Some((n, _)) = write {
-        cache_write = n;
+    if let Some((v, _)) = write {
+        n.cache_write = v;
     }
-    let have = have || inp.is_some() || read.is_some() || write.is_some();
-    let total = if have { Some(input.checked_add(cache_read).and_then(|t| t.checked_add(cache_write)).ok_or(Pass)?) } else { None };
+    n.have = c.have || inp.is_some() || read.is_some() || write.is_some();
+    let total = if n.have { Some(n.input.checked_add(n.cache_read).and_then(|t| t.checked_add(n.cache_write)).ok_or(Pass)?) } else { None };
     // all read: now write, in the order the Python code does
     if let Some(m) = model {
         attrs.set_item(intern!(py, "model"), m)?;
     }
-    acc.setattr(intern!(py, "_input"), input)?;
-    acc.setattr(intern!(py, "_cache_read"), cache_read)?;
-    acc.setattr(intern!(py, "_cache_write"), cache_write)?;
-    acc.setattr(intern!(py, "_have_input"), have)?;
     if let Some(t) = total {
         attrs.set_item(intern!(py, "tokens_in"), t)?;
-        if cache_read != 0 {
-            attrs.set_item(intern!(py, "tokens_cache_read"), cache_read)?;
+        if n.cache_read != 0 {
+            attrs.set_item(intern!(py, "tokens_cache_read"), n.cache_read)?;
         }
-        if cache_write != 0 {
-            attrs.set_item(intern!(py, "tokens_cache_write"), cache_write)?;
+        if n.cache_write != 0 {
+            attrs.set_item(intern!(py, "tokens_cache_write"), n.cache_write)?;
         }
     }
     if let Some((_, o)) = out {
@@ -414,6 +413,26 @@ fn message_event<'py>(py: Python<'py>, acc: &Bound<'py, PyAny>, event: &Bound<'p
     if let Some(f) = finish {
         attrs.set_item(intern!(py, "finish_reason"), f)?;
     }
+    Ok(n)
+}
+
+/// `message_event_into` on a Python accumulator `acc`: its attrs and running counts.
+fn message_event<'py>(py: Python<'py>, acc: &Bound<'py, PyAny>, event: &Bound<'py, PyAny>) -> R<()> {
+    let have = acc.getattr(intern!(py, "_have_input"))?;
+    let have = if have.is_exact_instance_of::<pyo3::types::PyBool>() { have.is_truthy()? } else { return Err(Pass) };
+    let c = Counts {
+        have,
+        input: acc_int(acc, intern!(py, "_input"))?,
+        cache_read: acc_int(acc, intern!(py, "_cache_read"))?,
+        cache_write: acc_int(acc, intern!(py, "_cache_write"))?,
+    };
+    let attrs = acc.getattr(intern!(py, "_attrs"))?;
+    let attrs = attrs.cast_exact::<PyDict>().map_err(|_| Pass)?;
+    let n = message_event_into(py, attrs, c, event)?;
+    acc.setattr(intern!(py, "_input"), n.input)?;
+    acc.setattr(intern!(py, "_cache_read"), n.cache_read)?;
+    acc.setattr(intern!(py, "_cache_write"), n.cache_write)?;
+    acc.setattr(intern!(py, "_have_input"), n.have)?;
     Ok(())
 }
 
