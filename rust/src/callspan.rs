@@ -129,32 +129,33 @@ pub(crate) fn open_attrs<'py>(py: Python<'py>, span: &Bound<'py, PyAny>) -> Opti
     run().unwrap_or(None)
 }
 
-/// `Span.end()` for a span whose attrs are final: priced (`record_usage` / `price_attrs` did it
-/// when they could) and emitted. A trace with a budget to charge, or a model the native prices do
+/// `Span.end()` for a span whose attrs are final: priced (by `price_attrs`, as `Span._cost` does
+/// first) and emitted. A trace with a budget to charge, or a model the native prices do
 /// not know (the Python pricer flags it unpriced and alerts once), ends through `Span.end`.
 fn end_span<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, PyDict>) -> PyResult<()> {
+    // `Span._cost`: the native price table first (`price_attrs` sets `cost_usd`)
     let unpriced = attrs.get_item(intern!(py, "cost_usd"))?.is_none_or(|c| c.is_none())
         && attrs.contains(intern!(py, "model"))?
-        && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?);
+        && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?)
+        && crate::usage::price_attrs(py, attrs).is_none();
     if unpriced || !span.getattr(intern!(py, "_state"))?.is_none() {
         span.call_method0(intern!(py, "end"))?;
         return Ok(());
     }
     let end_ns = PyInt::new(py, ids::now_ns());
     span.setattr(intern!(py, "end_ns"), &end_ns)?;
-    let attrs_arg = if attrs.is_empty() { None } else { Some(attrs.clone().into_any()) };
-    crate::emit::emit_impl(
-        py,
-        &span.getattr(intern!(py, "operation"))?,
-        &span.getattr(intern!(py, "start_ns"))?,
-        end_ns.as_any(),
-        Some(span.getattr(intern!(py, "trace_id"))?),
-        Some(span.getattr(intern!(py, "span_id"))?),
-        Some(span.getattr(intern!(py, "parent_id"))?),
-        Some(span.getattr(intern!(py, "status"))?),
-        &[],
-        attrs_arg,
-    )?;
+    let attrs_arg = if attrs.is_empty() { None } else { Some(attrs.as_any()) };
+    let op = span.getattr(intern!(py, "operation"))?;
+    let start = span.getattr(intern!(py, "start_ns"))?;
+    let trace = span.getattr(intern!(py, "trace_id"))?;
+    let span_id = span.getattr(intern!(py, "span_id"))?;
+    let parent = span.getattr(intern!(py, "parent_id"))?;
+    let status = span.getattr(intern!(py, "status"))?;
+    // encoded by a background thread when one runs (`deferred`), else here
+    if !crate::deferred::defer(py, &op, &start, end_ns.as_any(), &trace, &span_id, &parent, &status, attrs_arg) {
+        crate::emit::emit_impl(py, &op, &start, end_ns.as_any(), Some(trace), Some(span_id), Some(parent), Some(status), &[],
+                               attrs_arg.cloned())?;
+    }
     Ok(())
 }
 

@@ -93,6 +93,7 @@ extern "C" fn atfork_child() {
     crate::ids::reseed();
     NEED_WRITER.store(true, Release);
     crate::fdwriter::after_fork_child();
+    crate::deferred::after_fork_child();
     // The parent's pending observations are the parent's (their references are leaked, not
     // released: this handler must not run Python). OBS is only ever locked under the GIL,
     // which the forking thread holds, so it is free here.

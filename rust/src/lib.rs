@@ -6,6 +6,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 
 mod callspan;
 mod core;
+mod deferred;
 mod emit;
 mod fdwriter;
 mod generated;
@@ -71,6 +72,7 @@ fn now_ns() -> i64 {
 #[pyo3(signature = (source, batch_bytes, max_buffer_bytes, sample=1.0, context=None, on_fork=None, pricer=None, on_unpriced=None, observe=false))]
 #[allow(clippy::too_many_arguments)]
 fn configure(
+    py: Python<'_>,
     source: &Bound<'_, PyString>,
     batch_bytes: usize,
     max_buffer_bytes: usize,
@@ -84,6 +86,7 @@ fn configure(
     let mut src = Vec::new();
     Enc::new(&mut src).pystr(source)?;
     let sample = if sample >= 1.0 { u64::MAX } else if sample <= 0.0 { 0 } else { (sample * u64::MAX as f64) as u64 };
+    deferred::drain(py, false); // spans that ended under the old configuration go where it said
     core::set_config(core::Config { source: src, batch_bytes, max_bytes: max_buffer_bytes, sample, context, on_fork, pricer, on_unpriced, observe });
     Ok(())
 }
@@ -94,7 +97,8 @@ fn count_lines(b: &[u8]) -> u64 {
 
 /// Seal the open batch and return the sequence number of the last batch queued.
 #[pyfunction]
-fn seal() -> u64 {
+fn seal(py: Python<'_>) -> u64 {
+    deferred::drain(py, false);
     core::seal()
 }
 
@@ -103,6 +107,7 @@ fn seal() -> u64 {
 #[pyo3(signature = (timeout, max_bytes=4 << 20))]
 fn take(py: Python<'_>, timeout: f64, max_bytes: usize) -> Option<(u64, Py<PyBytes>, u64)> {
     let d = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+    deferred::drain(py, true);
     let got = py.detach(|| core::take(d, max_bytes, false));
     got.map(|b| {
         let out = PyBytes::new(py, &b.bytes).unbind();
@@ -122,7 +127,9 @@ fn push_line(line: &[u8]) -> bool {
 
 /// Start the native writer over files it appends to (None discards); replaces any running one.
 #[pyfunction]
-fn start_fd_writer(paths: Vec<Option<String>>, interval: f64) {
+fn start_fd_writer(py: Python<'_>, paths: Vec<Option<String>>, interval: f64) {
+    deferred::no_drainer();
+    deferred::drain(py, false);
     fdwriter::start(paths, Duration::from_secs_f64(interval.clamp(0.001, 3600.0)));
 }
 
@@ -148,6 +155,7 @@ fn fd_writer_stats() -> (u64, Vec<(i32, u64, u64, i32)>) {
 #[pyfunction]
 #[pyo3(signature = (limit=usize::MAX))]
 fn take_observations(py: Python<'_>, limit: usize) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
+    deferred::drain(py, true);
     emit::take_observations(py, limit)
 }
 
@@ -173,6 +181,7 @@ fn wake() {
 #[pyfunction]
 fn stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     use std::sync::atomic::Ordering::Relaxed;
+    deferred::drain(py, false);
     let d = PyDict::new(py);
     let (queued, batches, seq) = core::pending();
     d.set_item("emitted", core::EMITTED.load(Relaxed))?;
@@ -265,3 +274,4 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_MESSAGE_BYTES", emit::MAX_MESSAGE_BYTES)?;
     Ok(())
 }
+

@@ -18,7 +18,7 @@
 //! in Python and takes every later event), an end the native code declines (a latency at a
 //! rounding tie, a span ended already), a failed stream (its error is redacted in Python).
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use pyo3::exceptions::{PyAttributeError, PyStopIteration};
 use pyo3::intern;
@@ -26,7 +26,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::callspan::{begin_call, end_stream_as, monotonic_ns};
+use crate::callspan::{begin_call, end_stream_as, leave, monotonic_ns, setup};
 use crate::usage::{chat_chunk, may_carry_usage, message_event_into, Counts};
 
 #[pyclass(module = "mist._native", frozen, weakref)]
@@ -45,7 +45,15 @@ pub struct TracedStream {
     found: Py<PyDict>, // what the events said: model, usage, finish reason (the accumulator's attrs)
     counts: [AtomicI64; 4], // Anthropic's running counts: have input (0/1), input, cache read, cache write
     acc: OnceLock<Py<PyAny>>, // the Python accumulator, once an event needed it (its attrs are `found`)
+    pending: Mutex<Vec<Py<PyAny>>>, // events to read, in order, at the end (or when PENDING are waiting)
 }
+
+/// Events held for reading at once. The events worth reading (the first; those that may carry
+/// model, usage or finish reason) are read together at the end of the stream, when one pass of
+/// the readers finds its code and names in the caches, rather than one at a time between chunks,
+/// each after the SDK's parsing has evicted them. A stream of many such events (Responses API)
+/// reads them every PENDING.
+const PENDING: usize = 8;
 
 /// `_Call.start` for a common streamed call: the span begun and made current (`callspan::begin_call`),
 /// `stream_options={"include_usage": True}` put in `kwargs` when `add_usage` and the caller gave no
@@ -88,6 +96,7 @@ pub fn begin_stream<'py>(py: Python<'py>, operation: &Bound<'py, PyAny>, kwargs:
         found: PyDict::new(py).unbind(),
         counts: Default::default(),
         acc: OnceLock::new(),
+        pending: Mutex::new(Vec::new()),
     };
     match Bound::new(py, stream) {
         Ok(s) => Some(s),
@@ -106,7 +115,11 @@ impl TracedStream {
     fn _mist_attach(slf: &Bound<'_, Self>, result: &Bound<'_, PyAny>) -> Option<Py<Self>> {
         let py = slf.py();
         let this = slf.get();
-        let _ = this.span.bind(py).call_method0(intern!(py, "_leave"));
+        let span = this.span.bind(py);
+        let _ = match setup(py) {
+            Some((_, current)) => leave(py, span, &current),
+            None => span.call_method0(intern!(py, "_leave")).map(|_| ()),
+        };
         if !result.get_type().hasattr(intern!(py, "__next__")).unwrap_or(false) {
             this.done.store(true, Relaxed);
             return None;
@@ -200,7 +213,7 @@ impl TracedStream {
             if first {
                 self.first.store(monotonic_ns(), Relaxed);
             }
-            if (first || may_carry_usage(py, &item, self.anthropic)) && self.feed(py, &item) {
+            if (first || may_carry_usage(py, &item, self.anthropic)) && self.hold(py, &item) {
                 continue; // the usage-only chunk mist asked for (include_usage), which the caller did not
             }
             return Ok(item);
@@ -239,6 +252,11 @@ impl TracedStream {
         if let Some(acc) = self.acc.get() {
             visit.call(acc)?;
         }
+        if let Ok(pending) = self.pending.try_lock() {
+            for item in pending.iter() {
+                visit.call(item)?;
+            }
+        }
         visit.call(&self.span)?;
         visit.call(&self.info)?;
         visit.call(&self.found)
@@ -258,10 +276,47 @@ impl TracedStream {
         Counts { have: c[0].load(Relaxed) != 0, input: c[1].load(Relaxed), cache_read: c[2].load(Relaxed), cache_write: c[3].load(Relaxed) }
     }
 
+    /// An event worth reading, kept to be read with the others (`PENDING`). True when `item` is the
+    /// usage-only chunk that `include_usage` added (the caller does not see it). Never raises.
+    fn hold(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> bool {
+        let full = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.push(item.clone().unbind());
+            p.len() >= PENDING
+        };
+        if full {
+            self.read_pending(py);
+        }
+        if !self.hide_usage {
+            return false;
+        }
+        // the chunk include_usage adds: empty choices and a usage block
+        let usage_only = || -> PyResult<bool> {
+            let usage = item.getattr_opt(intern!(py, "usage"))?;
+            if usage.is_none_or(|u| u.is_none()) {
+                return Ok(false);
+            }
+            Ok(match item.getattr_opt(intern!(py, "choices"))? {
+                None => true,
+                Some(c) => !c.is_truthy()?,
+            })
+        };
+        usage_only().unwrap_or(false)
+    }
+
+    /// The held events into the accumulator, in order (the lock is not held while they are read:
+    /// the Python accumulator runs Python code).
+    fn read_pending(&self, py: Python<'_>) {
+        let events = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for item in events {
+            self.feed(py, item.bind(py));
+        }
+    }
+
     /// One event into the accumulator (natively while it can; the Python accumulator, made the
-    /// first time an event needs it, takes that event and every later one). True when `item` is
-    /// the usage-only chunk that `include_usage` added. Never raises, as `_StreamTrace.feed`.
-    fn feed(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> bool {
+    /// first time an event needs it, takes that event and every later one). Never raises, as
+    /// `_StreamTrace.feed`.
+    fn feed(&self, py: Python<'_>, item: &Bound<'_, PyAny>) {
         let found = self.found.bind(py);
         let read = || -> PyResult<()> {
             if let Some(acc) = self.acc.get() {
@@ -288,21 +343,6 @@ impl TracedStream {
             Ok(())
         };
         let _ = read();
-        if !self.hide_usage {
-            return false;
-        }
-        // the chunk include_usage adds: empty choices and a usage block
-        let usage_only = || -> PyResult<bool> {
-            let usage = item.getattr_opt(intern!(py, "usage"))?;
-            if usage.is_none_or(|u| u.is_none()) {
-                return Ok(false);
-            }
-            Ok(match item.getattr_opt(intern!(py, "choices"))? {
-                None => true,
-                Some(c) => !c.is_truthy()?,
-            })
-        };
-        usage_only().unwrap_or(false)
     }
 
     /// The Python accumulator (`usage.OpenAIStreamUsage` / `AnthropicStreamUsage`), made with what
@@ -330,6 +370,7 @@ impl TracedStream {
         if self.done.swap(true, Relaxed) {
             return;
         }
+        self.read_pending(py);
         let span = self.span.bind(py);
         let found = self.found.bind(py);
         let first = self.first.load(Relaxed);
