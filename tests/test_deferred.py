@@ -94,3 +94,44 @@ for i in range(3):
     assert r.returncode == 0, r.stderr
     ops = [json.loads(x)["payload"]["operation"] for x in out.read_bytes().splitlines()]
     assert ops == ["chat", "after-0", "chat", "after-1", "chat", "after-2"]
+
+
+def _stream(model, events):
+    info = mist.instrumentation._ClientInfo("openai", False, "openai", False, True)
+    stream = core.begin_stream("chat", {"model": model, "stream": True}, "openai", "openai", False, True, info)
+    assert stream._mist_attach(e for e in events) is stream
+    return stream
+
+
+def _chunks(model):
+    base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": model, "usage": None}
+    return [dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]),
+            dict(base, choices=[{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]),
+            dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+            dict(base, choices=[], usage={"prompt_tokens": 7, "completion_tokens": 3})]
+
+
+def test_a_stream_end_is_completed_later_with_the_clock_readings_of_its_end():
+    with mist.testing.capture(alerts=False, flush_interval=60) as cap:
+        core.take_observations(0)
+        t0 = time.perf_counter_ns()
+        assert len(list(_stream("gpt-4o-mini", _chunks("gpt-4o-mini")))) == 4  # dict chunks: none hidden
+        ended, ended_wall = time.perf_counter_ns(), time.time_ns()
+        time.sleep(0.2)
+        s = cap.spans("chat")[0]
+        assert s["end_ns"] <= ended_wall and s["attrs"]["latency_ms"] <= (ended - t0) / 1e6
+        assert (s["attrs"]["tokens_in"], s["attrs"]["tokens_out"], s["attrs"]["finish_reason"]) == (7, 3, "stop")
+        assert s["attrs"]["cost_usd"] > 0 and 0 < s["attrs"]["ttft_ms"] <= s["attrs"]["latency_ms"]
+
+
+def test_a_queued_stream_end_flags_an_unknown_model_as_span_end_does():
+    with mist.testing.capture(flush_interval=60) as cap:
+        core.take_observations(0)
+        list(_stream("loopback-unpriced-q7", _chunks("loopback-unpriced-q7")))
+        stream = _stream("gpt-4o-mini", _chunks("gpt-4o-mini"))
+        next(stream)
+        stream.close()
+        unknown, closed = cap.spans("chat")
+        assert unknown["attrs"]["unpriced"] is True and "cost_usd" not in unknown["attrs"]
+        assert [(a["metric"], a["series"]["model"]) for a in cap.alerts()] == [("unpriced_model", "loopback-unpriced-q7")]
+        assert closed["attrs"]["stream_end"] == "closed" and "tokens_in" not in closed["attrs"]

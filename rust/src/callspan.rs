@@ -159,6 +159,38 @@ fn end_span<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, P
     Ok(())
 }
 
+/// `Span.end()` at `end_ns`, for an end that was queued (`deferred`) and now runs on the thread
+/// that drains the queue: priced (`price_attrs`, else the Python pricer `_costs.price`, which
+/// flags an unknown model unpriced and alerts once, as `Span._cost`), a budget state charged,
+/// `end_ns` set and the line encoded here.
+pub(crate) fn end_span_at<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, PyDict>, end_ns: i64) -> PyResult<()> {
+    if attrs.get_item(intern!(py, "cost_usd"))?.is_none_or(|c| c.is_none())
+        && attrs.contains(intern!(py, "model"))?
+        && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?)
+        && crate::usage::price_attrs(py, attrs).is_none()
+    {
+        py.import(intern!(py, "mist._costs"))?.getattr(intern!(py, "price"))?.call1((attrs,))?;
+    }
+    let state = span.getattr(intern!(py, "_state"))?;
+    if !state.is_none() {
+        if let Some(cost) = attrs.get_item(intern!(py, "cost_usd"))? {
+            if let Ok(c) = cost.extract::<f64>() {
+                if c == c {
+                    state.call_method1(intern!(py, "add"), (c,))?;
+                }
+            }
+        }
+    }
+    let end = PyInt::new(py, end_ns);
+    span.setattr(intern!(py, "end_ns"), &end)?;
+    let attrs_arg = if attrs.is_empty() { None } else { Some(attrs.clone().into_any()) };
+    crate::emit::emit_impl(py, &span.getattr(intern!(py, "operation"))?, &span.getattr(intern!(py, "start_ns"))?, end.as_any(),
+                           Some(span.getattr(intern!(py, "trace_id"))?), Some(span.getattr(intern!(py, "span_id"))?),
+                           Some(span.getattr(intern!(py, "parent_id"))?), Some(span.getattr(intern!(py, "status"))?), &[],
+                           attrs_arg)?;
+    Ok(())
+}
+
 /// `instrumentation._finish(span, info, result, t0)`: the answer read into the span's attrs
 /// (`record_usage`), `latency_ms` from `t0` (a `time.perf_counter_ns()` reading), the current span
 /// restored, the span priced and emitted. False, having changed nothing, when it declines: the

@@ -6,7 +6,9 @@
 //! the same work done for many spans in a row costs a few. So a finished call span (its attrs
 //! final, priced, `end_ns` set) is queued here as the arguments `emit_impl` would have taken,
 //! and a background thread that runs anyway encodes the queue: mist's alert thread (every 0.1 s)
-//! or its writer thread (each time it takes a batch). `mist.flush()`, `stats()` and
+//! or its writer thread (each time it takes a batch). A native stream's end is queued whole
+//! (`TracedStream::complete`): its clock readings are taken when it ends, and reading its usage
+//! events, pricing and encoding wait with it. `mist.flush()`, `stats()` and
 //! `configure()` encode what is queued first, so what they report and where it goes are as if
 //! every span had been encoded when it ended. The order of lines changes at most that much: a
 //! deferred span may follow lines emitted after it ended (MTTP consumers order by ids and times).
@@ -18,16 +20,22 @@ use std::sync::Mutex;
 
 use pyo3::prelude::*;
 
-/// The arguments of one `emit_impl` call.
-pub struct Job {
-    op: Py<PyAny>,
-    start: Py<PyAny>,
-    end: Py<PyAny>,
-    trace: Py<PyAny>,
-    span: Py<PyAny>,
-    parent: Py<PyAny>,
-    status: Py<PyAny>,
-    attrs: Option<Py<PyAny>>,
+use crate::tracedstream::TracedStream;
+
+/// What waits: the arguments of one `emit_impl` call, or the end of a native stream (its clock
+/// readings taken when it ended; its events still to read).
+enum Job {
+    Emit {
+        op: Py<PyAny>,
+        start: Py<PyAny>,
+        end: Py<PyAny>,
+        trace: Py<PyAny>,
+        span: Py<PyAny>,
+        parent: Py<PyAny>,
+        status: Py<PyAny>,
+        attrs: Option<Py<PyAny>>,
+    },
+    Stream { stream: Py<TracedStream>, t_end: i64, end_ns: i64, how: &'static str },
 }
 
 static JOBS: Mutex<Vec<Job>> = Mutex::new(Vec::new());
@@ -40,12 +48,9 @@ fn now_ms() -> u64 {
     (crate::callspan::monotonic_ns() / 1_000_000).max(1) as u64
 }
 
-/// Queue a finished span's line; false when it must be encoded now (no live drainer, queue full),
-/// after what waits (`py`'s thread encodes the queue, so no line waits for a drainer that stopped).
-#[allow(clippy::too_many_arguments)]
-pub fn defer<'py>(py: Python<'py>, op: &Bound<'py, PyAny>, start: &Bound<'py, PyAny>, end: &Bound<'py, PyAny>, trace: &Bound<'py, PyAny>,
-                  span: &Bound<'py, PyAny>, parent: &Bound<'py, PyAny>, status: &Bound<'py, PyAny>,
-                  attrs: Option<&Bound<'py, PyAny>>) -> bool {
+/// Queue `job`; false (`job` dropped) when it must be done now (no live drainer, queue full),
+/// after what waits (`py`'s thread runs the queue, so nothing waits for a drainer that stopped).
+fn queue(py: Python<'_>, job: impl FnOnce() -> Job) -> bool {
     let last = LAST_DRAIN_MS.load(Relaxed);
     if last == 0 || now_ms().saturating_sub(last) > STALE_MS {
         drain(py, false);
@@ -60,7 +65,16 @@ pub fn defer<'py>(py: Python<'py>, op: &Bound<'py, PyAny>, start: &Bound<'py, Py
     if g.capacity() == 0 {
         g.reserve(64);
     }
-    g.push(Job {
+    g.push(job());
+    true
+}
+
+/// Queue a finished span's line (`emit_impl`'s arguments); false when it must be encoded now.
+#[allow(clippy::too_many_arguments)]
+pub fn defer<'py>(py: Python<'py>, op: &Bound<'py, PyAny>, start: &Bound<'py, PyAny>, end: &Bound<'py, PyAny>, trace: &Bound<'py, PyAny>,
+                  span: &Bound<'py, PyAny>, parent: &Bound<'py, PyAny>, status: &Bound<'py, PyAny>,
+                  attrs: Option<&Bound<'py, PyAny>>) -> bool {
+    queue(py, || Job::Emit {
         op: op.clone().unbind(),
         start: start.clone().unbind(),
         end: end.clone().unbind(),
@@ -69,8 +83,12 @@ pub fn defer<'py>(py: Python<'py>, op: &Bound<'py, PyAny>, start: &Bound<'py, Py
         parent: parent.clone().unbind(),
         status: status.clone().unbind(),
         attrs: attrs.map(|a| a.clone().unbind()),
-    });
-    true
+    })
+}
+
+/// Queue the end of a native stream (`TracedStream::complete`); false when it must end now.
+pub fn defer_stream(py: Python<'_>, stream: &Bound<'_, TracedStream>, t_end: i64, end_ns: i64, how: &'static str) -> bool {
+    queue(py, || Job::Stream { stream: stream.clone().unbind(), t_end, end_ns, how })
 }
 
 /// Encode every queued span, oldest first. `background`: called by a thread that drains
@@ -91,18 +109,23 @@ pub fn drain(py: Python<'_>, background: bool) {
             g.drain(..n).collect()
         };
         for j in jobs {
-            let _ = crate::emit::emit_impl(
-                py,
-                j.op.bind(py),
-                j.start.bind(py),
-                j.end.bind(py),
-                Some(j.trace.into_bound(py)),
-                Some(j.span.into_bound(py)),
-                Some(j.parent.into_bound(py)),
-                Some(j.status.into_bound(py)),
-                &[],
-                j.attrs.map(|a| a.into_bound(py)),
-            );
+            match j {
+                Job::Emit { op, start, end, trace, span, parent, status, attrs } => {
+                    let _ = crate::emit::emit_impl(
+                        py,
+                        op.bind(py),
+                        start.bind(py),
+                        end.bind(py),
+                        Some(trace.into_bound(py)),
+                        Some(span.into_bound(py)),
+                        Some(parent.into_bound(py)),
+                        Some(status.into_bound(py)),
+                        &[],
+                        attrs.map(|a| a.into_bound(py)),
+                    );
+                }
+                Job::Stream { stream, t_end, end_ns, how } => stream.bind(py).get().complete(py, t_end, end_ns, how),
+            }
         }
         py.detach(|| ());
     }

@@ -26,7 +26,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::callspan::{begin_call, end_stream_as, leave, monotonic_ns, setup};
+use crate::callspan::{begin_call, end_span_at, end_stream_as, leave, monotonic_ns, ms, open_attrs, setup};
 use crate::usage::{chat_chunk, may_carry_usage, message_event_into, Counts};
 
 #[pyclass(module = "mist._native", frozen, weakref)]
@@ -160,8 +160,13 @@ impl TracedStream {
 
     /// End the span now (`_StreamTrace.finish`): `how` "complete", "closed" or "abandoned".
     #[pyo3(signature = (exc=None, how="complete"))]
-    fn _mist_finish(&self, py: Python<'_>, exc: Option<&Bound<'_, PyAny>>, how: &str) {
-        self.finish(py, exc, how);
+    fn _mist_finish(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>, how: &str) {
+        let how = match how {
+            "complete" => "complete",
+            "abandoned" => "abandoned",
+            _ => "closed",
+        };
+        slf.get().finish(slf.py(), exc, how, Some(slf));
     }
 
     #[getter]
@@ -191,33 +196,8 @@ impl TracedStream {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.inner(py)?;
-        loop {
-            // SAFETY: PyIter_Next on the SDK stream (an iterator: `_mist_attach` checked its type
-            // has __next__) returns a new reference, or NULL at the end or with an error set.
-            let item = unsafe { Bound::from_owned_ptr_or_opt(py, pyo3::ffi::PyIter_Next(inner.as_ptr())) };
-            let Some(item) = item else {
-                return match PyErr::take(py) {
-                    None => {
-                        self.finish(py, None, "complete");
-                        Err(PyStopIteration::new_err(()))
-                    }
-                    Some(e) => {
-                        self.finish(py, Some(e.value(py).as_any()), "complete");
-                        Err(e)
-                    }
-                };
-            };
-            let first = self.first.load(Relaxed) == 0;
-            if first {
-                self.first.store(monotonic_ns(), Relaxed);
-            }
-            if (first || may_carry_usage(py, &item, self.anthropic)) && self.hold(py, &item) {
-                continue; // the usage-only chunk mist asked for (include_usage), which the caller did not
-            }
-            return Ok(item);
-        }
+    fn __next__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.get().next(slf)
     }
 
     fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
@@ -228,20 +208,22 @@ impl TracedStream {
         Ok(slf.clone().unbind())
     }
 
-    fn __exit__<'py>(&self, py: Python<'py>, et: &Bound<'py, PyAny>, exc: &Bound<'py, PyAny>, tb: &Bound<'py, PyAny>)
+    fn __exit__<'py>(slf: &Bound<'py, Self>, et: &Bound<'py, PyAny>, exc: &Bound<'py, PyAny>, tb: &Bound<'py, PyAny>)
                      -> PyResult<Bound<'py, PyAny>> {
-        let out = match self.inner(py)?.getattr_opt(intern!(py, "__exit__")) {
+        let (py, this) = (slf.py(), slf.get());
+        let out = match this.inner(py)?.getattr_opt(intern!(py, "__exit__")) {
             Ok(Some(leave)) => leave.call1((et, exc, tb)),
             Ok(None) => Ok(py.None().into_bound(py)),
             Err(e) => Err(e),
         };
-        self.finish(py, None, "closed");
+        this.finish(py, None, "closed", Some(slf));
         out
     }
 
-    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let out = self.inner(py)?.call_method0(intern!(py, "close"));
-        self.finish(py, None, "closed");
+    fn close<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let (py, this) = (slf.py(), slf.get());
+        let out = this.inner(py)?.call_method0(intern!(py, "close"));
+        this.finish(py, None, "closed", Some(slf));
         out
     }
 
@@ -264,6 +246,37 @@ impl TracedStream {
 }
 
 impl TracedStream {
+    /// `__next__`: the SDK stream's next chunk, noted; its end or failure ends the span.
+    fn next<'py>(&self, slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let inner = self.inner(py)?;
+        loop {
+            // SAFETY: PyIter_Next on the SDK stream (an iterator: `_mist_attach` checked its type
+            // has __next__) returns a new reference, or NULL at the end or with an error set.
+            let item = unsafe { Bound::from_owned_ptr_or_opt(py, pyo3::ffi::PyIter_Next(inner.as_ptr())) };
+            let Some(item) = item else {
+                return match PyErr::take(py) {
+                    None => {
+                        self.finish(py, None, "complete", Some(slf));
+                        Err(PyStopIteration::new_err(()))
+                    }
+                    Some(e) => {
+                        self.finish(py, Some(e.value(py).as_any()), "complete", Some(slf));
+                        Err(e)
+                    }
+                };
+            };
+            let first = self.first.load(Relaxed) == 0;
+            if first {
+                self.first.store(monotonic_ns(), Relaxed);
+            }
+            if (first || may_carry_usage(py, &item, self.anthropic)) && self.hold(py, &item) {
+                continue; // the usage-only chunk mist asked for (include_usage), which the caller did not
+            }
+            return Ok(item);
+        }
+    }
+
     fn inner<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
         match self.inner.get() {
             Some(inner) => Ok(inner.bind(py)),
@@ -364,11 +377,21 @@ impl TracedStream {
         Ok(self.acc.get().expect("set above").bind(py))
     }
 
-    /// End the span once: natively for an end without error (`end_stream_as`), else (or when that
-    /// declines) through `instrumentation._end_stream_py`, `_StreamTrace.finish`'s Python half.
-    fn finish(&self, py: Python<'_>, exc: Option<&Bound<'_, PyAny>>, how: &str) {
+    /// End the span once. Without an error, and with `me` (this stream, alive), the end is
+    /// queued (`deferred`): its clock readings taken now, its events read and its line encoded
+    /// by a background thread (`complete`). Else, or when nothing drains, natively here
+    /// (`end_stream_as`); what that declines, and a failed stream, through
+    /// `instrumentation._end_stream_py` (`_StreamTrace.finish`'s Python half).
+    fn finish(&self, py: Python<'_>, exc: Option<&Bound<'_, PyAny>>, how: &'static str, me: Option<&Bound<'_, Self>>) {
         if self.done.swap(true, Relaxed) {
             return;
+        }
+        if exc.is_none() {
+            if let Some(me) = me {
+                if crate::deferred::defer_stream(py, me, monotonic_ns(), crate::ids::now_ns(), how) {
+                    return;
+                }
+            }
         }
         self.read_pending(py);
         let span = self.span.bind(py);
@@ -387,6 +410,45 @@ impl TracedStream {
         };
         let _ = run(); // tracing never raises into the caller's loop
     }
+
+    /// The end `finish` queued, run by the thread that drains the queue: the held events read,
+    /// what they said merged into the span's attrs (as `instrumentation._merge`), latency and
+    /// time to first event from the readings taken at the end (`_ms`, Python's `round` at an
+    /// exact tie), `stream_end` when closed early, priced, `end_ns` set and the line encoded.
+    /// A span ended meanwhile is left as it is. Never raises.
+    pub(crate) fn complete(&self, py: Python<'_>, t_end: i64, end_ns: i64, how: &str) {
+        self.read_pending(py);
+        let run = || -> PyResult<()> {
+            let span = self.span.bind(py);
+            let Some(attrs) = open_attrs(py, span) else { return Ok(()) };
+            let family = self.family.bind(py);
+            for (k, v) in self.found.bind(py).iter() {
+                if v.is_none() || (k.eq(intern!(py, "provider"))? && (self.provider_fixed || v.eq(family)?)) {
+                    continue;
+                }
+                attrs.set_item(k, v)?;
+            }
+            attrs.set_item(intern!(py, "latency_ms"), ms_exact(py, t_end - self.t0)?)?;
+            let first = self.first.load(Relaxed);
+            if first != 0 {
+                attrs.set_item(intern!(py, "ttft_ms"), ms_exact(py, first - self.t0)?)?;
+            }
+            if how != "complete" {
+                attrs.set_item(intern!(py, "stream_end"), how)?;
+            }
+            end_span_at(py, span, &attrs, end_ns)
+        };
+        let _ = run();
+    }
+}
+
+/// `instrumentation._ms(ns)`: `callspan::ms`, or at an exact tie (and out of its range) Python's
+/// `round(ns / 1e6, 3)` itself.
+fn ms_exact<'py>(py: Python<'py>, ns: i64) -> PyResult<Bound<'py, PyAny>> {
+    match ms(ns) {
+        Some(v) => Ok(pyo3::types::PyFloat::new(py, v).into_any()),
+        None => py.import(intern!(py, "builtins"))?.getattr(intern!(py, "round"))?.call1((ns as f64 / 1e6, 3)),
+    }
 }
 
 impl Drop for TracedStream {
@@ -402,7 +464,7 @@ impl Drop for TracedStream {
         let finalizing = py.import(intern!(py, "sys")).and_then(|s| s.call_method0(intern!(py, "is_finalizing")))
             .and_then(|r| r.is_truthy()).unwrap_or(true);
         if !finalizing {
-            self.finish(py, None, "abandoned");
+            self.finish(py, None, "abandoned", None);
         }
         let _ = PyErr::take(py);
         if let Some(e) = saved {
