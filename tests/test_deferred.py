@@ -89,11 +89,34 @@ for i in range(3):
     assert core.finish_call(span, {{"model": "gpt-4o-mini", "usage": {{"prompt_tokens": 1}}}}, "openai", False,
                             time.perf_counter_ns())
     mist.emit_span("after-%d" % i, time.time_ns(), time.time_ns() + 1)
+span = core.begin_call("chat", {{"model": "gpt-4o-mini"}}, "openai")
+print("declined" if core.finish_call(span, object(), "openai", False, time.perf_counter_ns()) is False else "taken")
+span._leave()
 """
     r = run_python(code, env={"MIST_ALERTS": "0"})
     assert r.returncode == 0, r.stderr
     ops = [json.loads(x)["payload"]["operation"] for x in out.read_bytes().splitlines()]
     assert ops == ["chat", "after-0", "chat", "after-1", "chat", "after-2"]
+    assert r.stdout.split() == ["declined"]
+
+
+def test_a_call_whose_response_is_read_later_in_python():
+    """A response the native reader does not take (here a Responses API object as a dict) waits
+    with the span and is read by Python's usage.from_response when the queue is drained."""
+    with mist.testing.capture(alerts=False, flush_interval=60) as cap:
+        core.take_observations(0)
+        span = core.begin_call("responses", {"model": "o4-mini"}, "openai")
+        response = {"object": "response", "model": "o4-mini", "status": "completed",
+                    "usage": {"input_tokens": 1500, "output_tokens": 420}}
+        assert core.finish_call(span, response, "openai", False, time.perf_counter_ns()) is True
+        assert span.end_ns == 0 and mist.current_span() is None  # queued: ended when drained
+        a = cap.spans("responses")[0]["attrs"]
+        assert (a["tokens_in"], a["tokens_out"], a["model"]) == (1500, 420, "o4-mini") and a["cost_usd"] > 0
+        assert "latency_ms" in a
+        unread = core.begin_call("chat", {"model": "gpt-4o-mini"}, "openai")
+        assert core.finish_call(unread, object(), "openai", False, time.perf_counter_ns()) is True
+        u = cap.spans("chat")[0]["attrs"]
+        assert u["model"] == "gpt-4o-mini" and "tokens_in" not in u and "latency_ms" in u
 
 
 def _stream(model, events):

@@ -97,7 +97,9 @@ class TracedStream:
     """A traced sync SDK stream, all native: passes chunks through (reading the first and those that
     may carry usage, hiding the usage-only chunk mist asked for), passes other attributes to the SDK
     stream (``isinstance`` holds through ``__class__``), and ends the call's span when exhausted,
-    failed, closed or dropped (``stream_end``). Made by ``begin_stream``. Native only."""
+    failed, closed or dropped (``stream_end``); the end's clock readings are taken then, its
+    usage events read and its line encoded by mist's background thread when one runs
+    (``rust/src/deferred.rs``). Made by ``begin_stream``. Native only."""
 
     def _mist_attach(self, result: Any) -> Optional["TracedStream"]:
         """Take the SDK stream (the span leaves the current context); None when ``result`` is not

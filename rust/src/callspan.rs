@@ -193,14 +193,22 @@ pub(crate) fn end_span_at<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs:
 
 /// `instrumentation._finish(span, info, result, t0)`: the answer read into the span's attrs
 /// (`record_usage`), `latency_ms` from `t0` (a `time.perf_counter_ns()` reading), the current span
-/// restored, the span priced and emitted. False, having changed nothing, when it declines: the
-/// caller then runs `_finish`.
+/// restored, the span priced and emitted. When a background thread drains `deferred`, only the
+/// clock is read and the context restored here; the rest waits with the response
+/// (`complete_call`). False, having changed nothing, when it declines: the caller then runs
+/// `_finish`.
 #[pyfunction]
 pub fn finish_call<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, result: &Bound<'py, PyAny>, family: &Bound<'py, PyString>,
                         provider_fixed: bool, t0: i64) -> bool {
     let Some(latency_ms) = ms(monotonic_ns() - t0) else { return false };
     let Some((_, current)) = setup(py) else { return false };
     let Some(attrs) = open_attrs(py, span) else { return false };
+    // a budget is charged now: the next step of its trace must see what this one spent
+    let budgeted = span.getattr(intern!(py, "_state")).map_or(true, |s| !s.is_none());
+    if !budgeted && crate::deferred::defer_call(py, span, result, family, provider_fixed, latency_ms, ids::now_ns()) {
+        let _ = leave(py, span, &current);
+        return true;
+    }
     if !crate::usage::record_usage(py, result, &attrs, family, provider_fixed) {
         return false;
     }
@@ -209,6 +217,37 @@ pub fn finish_call<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, result: &Boun
     let _ = leave(py, span, &current);
     let _ = end_span(py, span, &attrs); // tracing never raises into the application
     true
+}
+
+/// The rest of `finish_call`, queued (`deferred`) and run by the thread that drains the queue:
+/// the answer read (`record_usage`, else Python's `usage.from_response`, merged as
+/// `instrumentation._merge`), `latency_ms` as read when the call returned, priced and encoded
+/// with the `end_ns` of that moment (`end_span_at`). A span ended meanwhile is left as it is.
+pub(crate) fn complete_call<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, result: &Bound<'py, PyAny>, family: &Bound<'py, PyString>,
+                                 provider_fixed: bool, latency_ms: f64, end_ns: i64) {
+    let Some(attrs) = open_attrs(py, span) else { return };
+    if !crate::usage::record_usage(py, result, &attrs, family, provider_fixed) {
+        let read = || -> PyResult<()> {
+            let found = py.import(intern!(py, "mist.usage"))?.getattr(intern!(py, "from_response"))?.call1((result,))?;
+            merge_found(py, &attrs, found.cast::<PyDict>()?, family, provider_fixed)
+        };
+        let _ = read(); // as `_finish`: a response that cannot be read still ends the span
+    }
+    let _ = attrs.set_item(intern!(py, "latency_ms"), latency_ms);
+    let _ = end_span_at(py, span, &attrs, end_ns);
+}
+
+/// `instrumentation._merge`: what a reader found into the span's attrs, None values skipped, a
+/// provider only when it adds to the client's (not fixed by its host or class, not its `family`).
+pub(crate) fn merge_found<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>, found: &Bound<'py, PyDict>, family: &Bound<'py, PyString>,
+                               provider_fixed: bool) -> PyResult<()> {
+    for (k, v) in found.iter() {
+        if v.is_none() || (k.eq(intern!(py, "provider"))? && (provider_fixed || v.eq(family)?)) {
+            continue;
+        }
+        attrs.set_item(k, v)?;
+    }
+    Ok(())
 }
 
 /// `_StreamTrace.finish()` for a stream read to its end without content capture: `found` (the

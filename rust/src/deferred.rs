@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 use crate::tracedstream::TracedStream;
 
@@ -36,6 +37,7 @@ enum Job {
         attrs: Option<Py<PyAny>>,
     },
     Stream { stream: Py<TracedStream>, t_end: i64, end_ns: i64, how: &'static str },
+    Call { span: Py<PyAny>, result: Py<PyAny>, family: Py<PyString>, provider_fixed: bool, latency_ms: f64, end_ns: i64 },
 }
 
 static JOBS: Mutex<Vec<Job>> = Mutex::new(Vec::new());
@@ -86,6 +88,20 @@ pub fn defer<'py>(py: Python<'py>, op: &Bound<'py, PyAny>, start: &Bound<'py, Py
     })
 }
 
+/// Queue the rest of an instrumented call's end (`callspan::complete_call`: its response read,
+/// priced, encoded); false when it must be done now.
+pub fn defer_call<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, result: &Bound<'py, PyAny>, family: &Bound<'py, PyString>,
+                       provider_fixed: bool, latency_ms: f64, end_ns: i64) -> bool {
+    queue(py, || Job::Call {
+        span: span.clone().unbind(),
+        result: result.clone().unbind(),
+        family: family.clone().unbind(),
+        provider_fixed,
+        latency_ms,
+        end_ns,
+    })
+}
+
 /// Queue the end of a native stream (`TracedStream::complete`); false when it must end now.
 pub fn defer_stream(py: Python<'_>, stream: &Bound<'_, TracedStream>, t_end: i64, end_ns: i64, how: &'static str) -> bool {
     queue(py, || Job::Stream { stream: stream.clone().unbind(), t_end, end_ns, how })
@@ -125,6 +141,9 @@ pub fn drain(py: Python<'_>, background: bool) {
                     );
                 }
                 Job::Stream { stream, t_end, end_ns, how } => stream.bind(py).get().complete(py, t_end, end_ns, how),
+                Job::Call { span, result, family, provider_fixed, latency_ms, end_ns } => {
+                    crate::callspan::complete_call(py, span.bind(py), result.bind(py), family.bind(py), provider_fixed, latency_ms, end_ns)
+                }
             }
         }
         py.detach(|| ());

@@ -26,7 +26,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::callspan::{begin_call, end_span_at, end_stream_as, leave, monotonic_ns, ms, open_attrs, setup};
+use crate::callspan::{begin_call, end_span_at, end_stream_as, leave, merge_found, monotonic_ns, ms, open_attrs, setup};
 use crate::usage::{chat_chunk, may_carry_usage, message_event_into, Counts};
 
 #[pyclass(module = "mist._native", frozen, weakref)]
@@ -421,13 +421,7 @@ impl TracedStream {
         let run = || -> PyResult<()> {
             let span = self.span.bind(py);
             let Some(attrs) = open_attrs(py, span) else { return Ok(()) };
-            let family = self.family.bind(py);
-            for (k, v) in self.found.bind(py).iter() {
-                if v.is_none() || (k.eq(intern!(py, "provider"))? && (self.provider_fixed || v.eq(family)?)) {
-                    continue;
-                }
-                attrs.set_item(k, v)?;
-            }
+            merge_found(py, &attrs, self.found.bind(py), self.family.bind(py), self.provider_fixed)?;
             attrs.set_item(intern!(py, "latency_ms"), ms_exact(py, t_end - self.t0)?)?;
             let first = self.first.load(Relaxed);
             if first != 0 {
