@@ -45,6 +45,8 @@ static JOBS: Mutex<Vec<Job>> = Mutex::new(Vec::new());
 static LAST_DRAIN_MS: AtomicU64 = AtomicU64::new(0);
 const MAX_JOBS: usize = 1024;
 const STALE_MS: u64 = 2_000;
+/// Jobs run between two releases of the GIL.
+const SLICE: usize = 16;
 
 fn now_ms() -> u64 {
     (crate::callspan::monotonic_ns() / 1_000_000).max(1) as u64
@@ -109,7 +111,7 @@ pub fn defer_stream(py: Python<'_>, stream: &Bound<'_, TracedStream>, t_end: i64
 
 /// Encode every queued span, oldest first. `background`: called by a thread that drains
 /// regularly (it keeps deferral on). The lock is not held while encoding (an encode can run
-/// Python code: a pricer, a context lookup), and the GIL is let go between slices of 64, so a
+/// Python code: a pricer, a context lookup), and the GIL is let go between slices of `SLICE`, so a
 /// long queue does not stall the application's threads.
 pub fn drain(py: Python<'_>, background: bool) {
     if background {
@@ -121,7 +123,7 @@ pub fn drain(py: Python<'_>, background: bool) {
             if g.is_empty() {
                 return;
             }
-            let n = g.len().min(64);
+            let n = g.len().min(SLICE);
             g.drain(..n).collect()
         };
         for j in jobs {
