@@ -8,8 +8,10 @@
 //! passed through, the accumulator fed natively from the first chunk and those that may carry
 //! usage, the usage-only chunk that `include_usage` added skipped), `with`, `close()`, any other
 //! attribute passed through to the SDK stream, `isinstance(proxy, openai.Stream)` holding through
-//! its `__class__`. Its end (exhausted, failed, closed, or dropped unfinished: `stream_end`
-//! "closed" / "abandoned") is `callspan::end_stream_as`.
+//! its `__class__`. At its end (exhausted, closed, or dropped unfinished: `stream_end` "closed" /
+//! "abandoned") the clock is read; reading the held events, pricing and encoding are queued for
+//! mist's background thread (`deferred`, `TracedStream::complete`), or done here
+//! (`callspan::end_stream_as`) when no such thread runs.
 //!
 //! This is `instrumentation._TracedStream` + `_StreamTrace` + `_Call` in one object, which a
 //! streamed call otherwise makes in five Python objects and a dozen Python frames, each run after
@@ -49,10 +51,10 @@ pub struct TracedStream {
 }
 
 /// Events held for reading at once. The events worth reading (the first; those that may carry
-/// model, usage or finish reason) are read together at the end of the stream, when one pass of
-/// the readers finds its code and names in the caches, rather than one at a time between chunks,
-/// each after the SDK's parsing has evicted them. A stream of many such events (Responses API)
-/// reads them every PENDING.
+/// model, usage or finish reason) are read together when the stream's end is completed (usually
+/// by mist's background thread), not one at a time between chunks, each after the SDK's parsing
+/// has evicted the readers from the caches. A stream of many such events (Responses API) has them
+/// read every PENDING, as they come.
 const PENDING: usize = 8;
 
 /// `_Call.start` for a common streamed call: the span begun and made current (`callspan::begin_call`),
