@@ -6,15 +6,17 @@
 //! the same work done for many spans in a row costs a few. So a finished call span (its attrs
 //! final, priced, `end_ns` set) is queued here as the arguments `emit_impl` would have taken,
 //! and a background thread that runs anyway encodes the queue: mist's alert thread (every 0.1 s)
-//! or its writer thread (each time it takes a batch). A native stream's end is queued whole
-//! (`TracedStream::complete`): its clock readings are taken when it ends, and reading its usage
-//! events, pricing and encoding wait with it. `mist.flush()`, `stats()` and
+//! or its writer thread (each time it takes a batch). A common call's end is queued whole
+//! (`callspan::complete_call`), and so is a native stream's (`TracedStream::complete`): their
+//! clock readings are taken when they end; reading the response or the held events, pricing and
+//! encoding wait with them (the response object is held until then). `mist.flush()`, `stats()` and
 //! `configure()` encode what is queued first, so what they report and where it goes are as if
 //! every span had been encoded when it ended. The order of lines changes at most that much: a
 //! deferred span may follow lines emitted after it ended (MTTP consumers order by ids and times).
 //!
-//! A span is encoded on the caller's thread as before when no drainer has run in the last
-//! `STALE_MS` (a native file writer without alerts, a stopped thread), or `MAX_JOBS` wait.
+//! The work is done on the caller's thread as before when no drainer has run in the last
+//! `STALE_MS` (a native file writer without alerts, a stopped thread), when `MAX_JOBS` wait, and
+//! for a span whose trace has a budget (`callspan::finish_call`: charged before the next step).
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -52,8 +54,8 @@ fn now_ms() -> u64 {
     (crate::callspan::monotonic_ns() / 1_000_000).max(1) as u64
 }
 
-/// Queue `job`; false (`job` dropped) when it must be done now (no live drainer, queue full),
-/// after what waits (`py`'s thread runs the queue, so nothing waits for a drainer that stopped).
+/// Queue `job`; false (`job` dropped) when it must be done now: no live drainer (`py`'s thread
+/// then runs what waits first, so nothing waits for a drainer that stopped) or a full queue.
 fn queue(py: Python<'_>, job: impl FnOnce() -> Job) -> bool {
     let last = LAST_DRAIN_MS.load(Relaxed);
     if last == 0 || now_ms().saturating_sub(last) > STALE_MS {
@@ -62,9 +64,7 @@ fn queue(py: Python<'_>, job: impl FnOnce() -> Job) -> bool {
     }
     let mut g = JOBS.lock().unwrap_or_else(|e| e.into_inner());
     if g.len() >= MAX_JOBS {
-        drop(g);
-        drain(py, false);
-        return false;
+        return false; // the drainer is behind: this one is done now, the queue left to it
     }
     if g.capacity() == 0 {
         g.reserve(64);
