@@ -25,6 +25,7 @@ from typing import Any, Deque, Dict, Optional, Tuple
 from ._backend import core
 
 INTERVAL = 0.1
+YIELD_EVERY = 16  # spans observed between two releases of the GIL
 MAX_PER_ROUND = 200  # 2,000 spans/s steady per process, far above LLM call rates; bursts wait in the buffer
 
 MAX_EVALS = 4096     # late scores waiting for the alert thread
@@ -126,8 +127,8 @@ def process(drain: bool = False) -> int:
             # spans, then late scores; plain calls (this loop runs once per span)
             observe = eng.observe
             for i, p in enumerate(obs):
-                if i & 15 == 15:
-                    time.sleep(0)  # let the GIL go: the application's threads wait at most 16 spans
+                if i % YIELD_EVERY == YIELD_EVERY - 1:
+                    time.sleep(0)  # let the GIL go: the application's threads wait at most this many spans
                 try:
                     alerts = observe(p, p.get("end_ns"))
                 except Exception:
