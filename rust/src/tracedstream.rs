@@ -420,9 +420,9 @@ impl TracedStream {
     /// A span ended meanwhile is left as it is. Never raises.
     pub(crate) fn complete(&self, py: Python<'_>, t_end: i64, end_ns: i64, how: &str) {
         self.read_pending(py);
-        let run = || -> PyResult<()> {
-            let span = self.span.bind(py);
-            let Some(attrs) = open_attrs(py, span) else { return Ok(()) };
+        let span = self.span.bind(py);
+        let Some(attrs) = open_attrs(py, span) else { return };
+        let fill = || -> PyResult<()> {
             merge_found(py, &attrs, self.found.bind(py), self.family.bind(py), self.provider_fixed)?;
             attrs.set_item(intern!(py, "latency_ms"), ms_exact(py, t_end - self.t0)?)?;
             let first = self.first.load(Relaxed);
@@ -432,9 +432,10 @@ impl TracedStream {
             if how != "complete" {
                 attrs.set_item(intern!(py, "stream_end"), how)?;
             }
-            end_span_at(py, span, &attrs, end_ns)
+            Ok(())
         };
-        let _ = run();
+        let _ = fill(); // as `_close_stream`: whatever could not be noted, the span still ends
+        let _ = end_span_at(py, span, &attrs, end_ns);
     }
 }
 
