@@ -129,21 +129,32 @@ pub(crate) fn open_attrs<'py>(py: Python<'py>, span: &Bound<'py, PyAny>) -> Opti
     run().unwrap_or(None)
 }
 
+/// `Span._cost`'s first step: attrs with a model and counts but no cost are priced from the
+/// native table (`price_attrs` sets `cost_usd`); true when that failed and the Python pricer
+/// (`_costs.price`: an unknown model flagged unpriced, alerted once) must decide.
+fn unpriced<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>) -> PyResult<bool> {
+    Ok(attrs.get_item(intern!(py, "cost_usd"))?.is_none_or(|c| c.is_none())
+        && attrs.contains(intern!(py, "model"))?
+        && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?)
+        && crate::usage::price_attrs(py, attrs).is_none())
+}
+
 /// `Span.end()` for a span whose attrs are final: priced (by `price_attrs`, as `Span._cost` does
 /// first) and emitted. A trace with a budget to charge, or a model the native prices do
 /// not know (the Python pricer flags it unpriced and alerts once), ends through `Span.end`.
 fn end_span<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, PyDict>) -> PyResult<()> {
-    // `Span._cost`: the native price table first (`price_attrs` sets `cost_usd`)
-    let unpriced = attrs.get_item(intern!(py, "cost_usd"))?.is_none_or(|c| c.is_none())
-        && attrs.contains(intern!(py, "model"))?
-        && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?)
-        && crate::usage::price_attrs(py, attrs).is_none();
-    if unpriced || !span.getattr(intern!(py, "_state"))?.is_none() {
+    if unpriced(py, attrs)? || !span.getattr(intern!(py, "_state"))?.is_none() {
         span.call_method0(intern!(py, "end"))?;
         return Ok(());
     }
-    let end_ns = PyInt::new(py, ids::now_ns());
-    span.setattr(intern!(py, "end_ns"), &end_ns)?;
+    // encoded by a background thread when one runs (`deferred`), else here
+    emit_ended(py, span, attrs, ids::now_ns(), true)
+}
+
+/// `end_ns` set and the span's line encoded (`emit_impl`), or queued for that (`may_defer`).
+fn emit_ended<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, PyDict>, end_ns: i64, may_defer: bool) -> PyResult<()> {
+    let end = PyInt::new(py, end_ns);
+    span.setattr(intern!(py, "end_ns"), &end)?;
     let attrs_arg = if attrs.is_empty() { None } else { Some(attrs.as_any()) };
     let op = span.getattr(intern!(py, "operation"))?;
     let start = span.getattr(intern!(py, "start_ns"))?;
@@ -151,11 +162,11 @@ fn end_span<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, P
     let span_id = span.getattr(intern!(py, "span_id"))?;
     let parent = span.getattr(intern!(py, "parent_id"))?;
     let status = span.getattr(intern!(py, "status"))?;
-    // encoded by a background thread when one runs (`deferred`), else here
-    if !crate::deferred::defer(py, &op, &start, end_ns.as_any(), &trace, &span_id, &parent, &status, attrs_arg) {
-        crate::emit::emit_impl(py, &op, &start, end_ns.as_any(), Some(trace), Some(span_id), Some(parent), Some(status), &[],
-                               attrs_arg.cloned())?;
+    if may_defer && crate::deferred::defer(py, &op, &start, end.as_any(), &trace, &span_id, &parent, &status, attrs_arg) {
+        return Ok(());
     }
+    crate::emit::emit_impl(py, &op, &start, end.as_any(), Some(trace), Some(span_id), Some(parent), Some(status), &[],
+                           attrs_arg.cloned())?;
     Ok(())
 }
 
@@ -164,11 +175,7 @@ fn end_span<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, P
 /// flags an unknown model unpriced and alerts once, as `Span._cost`), a budget state charged,
 /// `end_ns` set and the line encoded here.
 pub(crate) fn end_span_at<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs: &Bound<'py, PyDict>, end_ns: i64) -> PyResult<()> {
-    if attrs.get_item(intern!(py, "cost_usd"))?.is_none_or(|c| c.is_none())
-        && attrs.contains(intern!(py, "model"))?
-        && (attrs.contains(intern!(py, "tokens_in"))? || attrs.contains(intern!(py, "tokens_out"))?)
-        && crate::usage::price_attrs(py, attrs).is_none()
-    {
+    if unpriced(py, attrs)? {
         py.import(intern!(py, "mist._costs"))?.getattr(intern!(py, "price"))?.call1((attrs,))?;
     }
     let state = span.getattr(intern!(py, "_state"))?;
@@ -181,14 +188,7 @@ pub(crate) fn end_span_at<'py>(py: Python<'py>, span: &Bound<'py, PyAny>, attrs:
             }
         }
     }
-    let end = PyInt::new(py, end_ns);
-    span.setattr(intern!(py, "end_ns"), &end)?;
-    let attrs_arg = if attrs.is_empty() { None } else { Some(attrs.clone().into_any()) };
-    crate::emit::emit_impl(py, &span.getattr(intern!(py, "operation"))?, &span.getattr(intern!(py, "start_ns"))?, end.as_any(),
-                           Some(span.getattr(intern!(py, "trace_id"))?), Some(span.getattr(intern!(py, "span_id"))?),
-                           Some(span.getattr(intern!(py, "parent_id"))?), Some(span.getattr(intern!(py, "status"))?), &[],
-                           attrs_arg)?;
-    Ok(())
+    emit_ended(py, span, attrs, end_ns, false) // already on the thread that drains the queue
 }
 
 /// `instrumentation._finish(span, info, result, t0)`: the answer read into the span's attrs

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyIterator;
 
 use crate::callspan::monotonic_ns;
-use crate::usage::{feed_chat_chunk, feed_message_event, may_carry_usage};
+use crate::usage::{feed_chat_chunk, feed_message_event, is_usage_only_chunk, may_carry_usage};
 
 #[pyclass(module = "mist._native", frozen)]
 pub struct StreamTap {
@@ -99,17 +99,6 @@ impl StreamTap {
         if !self.hide_usage {
             return false;
         }
-        // the chunk include_usage adds: empty choices and a usage block
-        let usage_only = || -> PyResult<bool> {
-            let usage = item.getattr_opt(intern!(py, "usage"))?;
-            if usage.is_none_or(|u| u.is_none()) {
-                return Ok(false);
-            }
-            Ok(match item.getattr_opt(intern!(py, "choices"))? {
-                None => true,
-                Some(c) => !c.is_truthy()?,
-            })
-        };
-        usage_only().unwrap_or(false)
+        is_usage_only_chunk(py, item)
     }
 }

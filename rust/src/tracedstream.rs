@@ -29,7 +29,7 @@ use pyo3::types::{PyDict, PyString, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::callspan::{begin_call, end_span_at, end_stream_as, leave, merge_found, monotonic_ns, ms, open_attrs, setup};
-use crate::usage::{chat_chunk, may_carry_usage, message_event_into, Counts};
+use crate::usage::{chat_chunk, is_usage_only_chunk, may_carry_usage, message_event_into, Counts};
 
 #[pyclass(module = "mist._native", frozen, weakref)]
 pub struct TracedStream {
@@ -305,18 +305,7 @@ impl TracedStream {
         if !self.hide_usage {
             return false;
         }
-        // the chunk include_usage adds: empty choices and a usage block
-        let usage_only = || -> PyResult<bool> {
-            let usage = item.getattr_opt(intern!(py, "usage"))?;
-            if usage.is_none_or(|u| u.is_none()) {
-                return Ok(false);
-            }
-            Ok(match item.getattr_opt(intern!(py, "choices"))? {
-                None => true,
-                Some(c) => !c.is_truthy()?,
-            })
-        };
-        usage_only().unwrap_or(false)
+        is_usage_only_chunk(py, item)
     }
 
     /// The held events into the accumulator, in order (the lock is not held while they are read:

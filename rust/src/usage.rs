@@ -501,6 +501,22 @@ pub fn record_usage<'py>(py: Python<'py>, result: &Bound<'py, PyAny>, attrs: &Bo
     run().is_ok()
 }
 
+/// The chunk `stream_options={"include_usage": True}` adds to a Chat Completions stream: a usage
+/// block and empty choices (read as `getattr`, as `_StreamTrace.feed` does). False when unsure.
+pub(crate) fn is_usage_only_chunk(py: Python<'_>, item: &Bound<'_, PyAny>) -> bool {
+    let check = || -> PyResult<bool> {
+        let usage = item.getattr_opt(intern!(py, "usage"))?;
+        if usage.is_none_or(|u| u.is_none()) {
+            return Ok(false);
+        }
+        Ok(match item.getattr_opt(intern!(py, "choices"))? {
+            None => true,
+            Some(c) => !c.is_truthy()?,
+        })
+    };
+    check().unwrap_or(false)
+}
+
 /// The fields of a stream event: itself when a dict, else its instance dict; None when it has
 /// neither (the caller then answers conservatively).
 fn event_fields<'py>(item: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
