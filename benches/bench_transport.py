@@ -41,7 +41,7 @@ sys.path[:0] = [str(ROOT / "python"), str(ROOT / "tests")]
 # importing mist sets up its default sink; this benchmark drives sinks directly
 os.environ.setdefault("MIST_SINK", "null://")
 
-from mist import otlp_encode  # noqa: E402
+from mist.sinks import otlp_encode  # noqa: E402
 from mist.sinks.http import HTTPSink  # noqa: E402
 from mist.sinks.otlp import OTLPSink  # noqa: E402
 from receivers import OTLPReceiver, Receiver, batch, make_lines  # noqa: E402
@@ -274,7 +274,7 @@ def main(argv=None) -> int:
     outage = args.outage_seconds if args.outage_seconds is not None else (2.0 if args.quick else 30.0)
     random.seed(0)
     batches = build_batches(8, args.batch_spans)
-    from mist import _backend
+    from mist.core import backend as _backend
 
     print(f"# {total:,} spans per mode, {args.batch_spans} spans/batch, "
           f"{len(batches[0]) / args.batch_spans:.0f} B/span JSONL, python {sys.version.split()[0]}, "

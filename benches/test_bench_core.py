@@ -7,7 +7,7 @@ import time
 import pytest
 
 import mist
-from mist import _pycore
+from mist.core import pure as _pycore
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 

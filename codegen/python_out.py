@@ -1,4 +1,4 @@
-"""Generate ``python/mist/_generated.py``: message types, field tables and the pure-Python encoders."""
+"""Generate ``python/mist/codec/generated.py``: message types, field tables and the pure-Python encoders."""
 from __future__ import annotations
 
 from typing import List
@@ -43,7 +43,7 @@ def generate(schema: dict) -> str:
         "import sys",
         "from typing import Any, Callable, Dict, List, Tuple",
         "",
-        "from ._jsonw import fast_string as _fs, obj as _o, string as _s, value as _v, key_text as _k, sort_key as _sk",
+        "from .jsonw import fast_string as _fs, obj as _o, string as _s, value as _v, key_text as _k, sort_key as _sk",
         "",
         "if sys.version_info >= (3, 11):  # pragma: no cover",
         "    from typing import NotRequired, TypedDict",

@@ -1,4 +1,4 @@
-"""Generate ``python/mist/_validate_gen.py``: the pure-Python schema validator.
+"""Generate ``python/mist/validation/generated.py``: the pure-Python schema validator.
 
 Checks work on decoded values (dicts, lists, str, int, float, bool, None) and append
 ``(pointer, kind, message)`` tuples. Word for word the same errors as the generated Rust validator
@@ -105,14 +105,14 @@ def generate(schema: dict) -> str:
         "",
         "``check_envelope(value, errors)`` appends ``(pointer, kind, message)`` for every schema error of",
         "an already-decoded envelope. Strict decoding and the error wording of values live in",
-        "``mist._strictjson``; both validators share them.",
+        "``mist.codec.strictjson``; both validators share them.",
         '"""',
         "from __future__ import annotations",
         "",
         "import re",
         "from typing import Any, Callable, Dict, List, Optional, Tuple",
         "",
-        "from ._strictjson import MAX_ERRORS, got as _got, pointer_segment as _seg",
+        "from ..codec.strictjson import MAX_ERRORS, got as _got, pointer_segment as _seg",
         "",
         "Error = Tuple[str, str, str]",
         "#: Containers nested deeper than this are never looked into by a check (None: no limit).",

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cores():
-    from mist import _pycore
+    from mist.core import pure as _pycore
 
     out = {"python": _pycore}
     try:
@@ -42,9 +42,10 @@ def core(request):
 def traced():
     """Capture what mist traces during a test (memory sink), restored afterwards."""
     import mist.testing
-    from mist import _alert_pipeline
+    from mist.alerts import pipeline as _alert_pipeline
+    from mist.core import hooks
 
-    _alert_pipeline.process(drain=True)
+    hooks.drain()
     _alert_pipeline._engine = None  # each test starts with fresh detectors
     with mist.testing.capture() as cap:
         yield cap

@@ -124,7 +124,7 @@ def test_sigterm_default_loses_at_most_one_flush_interval_and_opt_in_loses_nothi
     for opt_in in (False, True):
         out = tmp_path / f"sig{opt_in}.jsonl"
         code = f"""
-import time, mist, mist._runtime as rt
+import time, mist, mist.core.runtime as rt
 mist.configure("file://{out}", flush_interval=0.2)
 {'rt.install_sigterm_handler()' if opt_in else ''}
 i = 0

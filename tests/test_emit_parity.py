@@ -6,7 +6,7 @@ import re
 import pytest
 
 import mist
-from mist import _runtime
+from mist.core import runtime as _runtime
 from conftest import cores
 
 MASK = re.compile(rb'"id":"[0-9a-f]{32}"|"timestamp_ns":\d+')
@@ -33,14 +33,14 @@ CASES = [
 
 def _emit_on_each_core(calls):
     """Run the same emit_span calls on each core, straight into its buffer; masked lines by core."""
-    from mist.pricing import PriceTable
+    from mist.costs.table import PriceTable
 
     table = PriceTable()
     out = {}
     _runtime.writer.stop(5)
     try:
         for name, core in cores().items():
-            core.configure("parity", 1 << 20, 1 << 30, 1.0, None, None, table.per_million, None)
+            core.configure("parity", 1 << 20, 1 << 30, 1.0, None, None, pricer=table.per_million)
             core.seal()
             while core.take(0) is not None:
                 pass

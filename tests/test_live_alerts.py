@@ -16,7 +16,7 @@ def _run(traced, n, score_at, latency_at):
                        attrs={"score.faithfulness": round(min(1, max(0, rnd.gauss(score_at(i), 0.03))), 3)})
         t += lat + 10_000_000
     mist.flush(10)
-    from mist import _alerting
+    from mist.alerts import delivery as _alerting
 
     _alerting.wait_callbacks(5)
     return [a for a in traced.alerts() if a.get("metric") != "unpriced_model"], got
@@ -29,7 +29,7 @@ def test_fast_hallucination_fires_slow_correct_does_not(traced):
     assert "faithfulness" in quality[0]["message"] and quality[0]["series"]["model"] == "gpt-4o-mini"
     assert any(a["metric"] == "score.faithfulness" for a in got)  # the callback saw it too
     traced.clear()
-    from mist import _alert_pipeline
+    from mist.alerts import pipeline as _alert_pipeline
 
     _alert_pipeline._engine = None  # a fresh process: slow from the start
     alerts, _ = _run(traced, 400, lambda i: 0.92, lambda i: 2000)
@@ -43,7 +43,7 @@ def test_raising_callback_is_isolated(traced):
     mist.on_alert(bad)
     alerts, _ = _run(traced, 400, lambda i: 0.92 if i < 200 else 0.5, lambda i: 200)
     assert alerts
-    from mist import _alerting
+    from mist.alerts import delivery as _alerting
 
     _alerting.wait_callbacks(5)
     assert mist.stats()["alerts"]["callback_errors"] >= 1
@@ -101,7 +101,7 @@ def test_a_falling_late_score_fires_live(traced):
     for span, v in pending:
         mist.score("faithfulness", v, span=span)
     mist.flush(10)
-    from mist import _alerting
+    from mist.alerts import delivery as _alerting
 
     _alerting.wait_callbacks(5)
     alerts = [a for a in traced.alerts() if a["metric"] == "score.faithfulness"]

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import DATA, cores, run_python
-from mist import otlp_encode
+from mist.sinks import otlp_encode
 
 native = cores().get("native")
 pytestmark = pytest.mark.skipif(native is None, reason="native extension not built")
@@ -318,7 +318,7 @@ def test_native_output_decodes_to_genai_spans():
 
 
 def test_the_sink_encodes_with_native_and_falls_back_to_python(monkeypatch):
-    from mist import _backend
+    from mist.core import backend as _backend
     from mist.sinks.otlp import OTLPSink
     from test_sink_otlp import mixed_batch
 
@@ -355,6 +355,6 @@ def _version() -> str:
 
 
 def test_pure_python_backend_never_calls_native():
-    r = run_python("from mist import otlp_encode; assert otlp_encode._native_encoder() is None; print('ok')",
+    r = run_python("from mist.sinks import otlp_encode; assert otlp_encode._native_encoder() is None; print('ok')",
                    env={"MIST_PURE_PYTHON": "1"})
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

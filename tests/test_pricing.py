@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mist import pricing
+from mist.costs import table as pricing
 from mist.errors import ConfigError
-from mist.pricing import PriceTable
+from mist.costs.table import PriceTable
 
 ROOT = Path(__file__).resolve().parents[1]
-PRICES = ROOT / "python" / "mist" / "prices.json"
+PRICES = ROOT / "python" / "mist" / "costs" / "prices.json"
 SCHEMA = ROOT / "schema" / "prices.schema.json"
 
 
@@ -217,6 +217,7 @@ def test_resolve_fills_defaults_and_metadata(table: PriceTable) -> None:
         "cache_read": 1.25,
         "cache_write": 2.5,  # default: input
         "reasoning": 10.0,  # default: output
+        "cache_write_1h": 2.5,  # default: cache_write
         "as_of": e["as_of"],
         "source": e["source"],
     }
@@ -264,6 +265,33 @@ def test_cost_anthropic_cache_write_then_read(table: PriceTable) -> None:
     assert table.cost("claude-sonnet-4-5-20250929", 188107, 393, cache_write=188086) == approx(0.7112805)
     # Second call reads the cache: 21*3 + 188086*0.30 + 393*15 = 63 + 56425.8 + 5895 = 62383.8
     assert table.cost("claude-sonnet-4-5-20250929", 188107, 393, cache_read=188086) == approx(0.0623838)
+
+
+def test_cost_anthropic_one_hour_cache_writes_are_twice_input(table: PriceTable) -> None:
+    # Sonnet 4.5: 3 in, 5-minute writes 3.75 (1.25x), 1-hour writes 6.00 (2x), 15 out.
+    # 10_000 in: 1_000 fresh, 9_000 written, 4_000 of them for an hour; 100 out.
+    # 1_000*3 + 5_000*3.75 + 4_000*6 + 100*15 = 3_000 + 18_750 + 24_000 + 1_500 = 47_250
+    assert table.cost("claude-sonnet-4-5", 10_000, 100, cache_write=9_000, cache_write_1h=4_000) == approx(0.04725)
+    assert table.resolve("claude-opus-4-5")["cache_write_1h"] == 10.0  # 2x its $5 input
+    # all written for an hour; a 1h count above the total is capped at it
+    assert table.cost("claude-sonnet-4-5", 9_000, 0, cache_write=9_000, cache_write_1h=99_999) == approx(0.054)
+    # no 1h count: exactly the old price, bit for bit
+    assert table.cost("claude-sonnet-4-5", 10_000, 100, cache_write=9_000, cache_write_1h=0) == \
+        table.cost("claude-sonnet-4-5", 10_000, 100, cache_write=9_000)
+    for name, entry in table.models().items():
+        if entry.get("provider") == "anthropic":
+            assert entry["cache_write_1h"] == approx(2 * entry["input"]), name
+
+
+def test_span_cost_prices_one_hour_cache_writes(traced) -> None:
+    import mist
+
+    with mist.span("messages", model="claude-sonnet-4-5") as s:
+        s.usage(tokens_in=10_000, tokens_out=100, cache_write=9_000, cache_write_1h=4_000)
+    assert traced.spans()[0]["attrs"]["cost_usd"] == approx(0.04725)
+    mist.emit_span("messages", 1, 2, model="claude-sonnet-4-5", tokens_in=10_000, tokens_out=100,
+                   attrs={"tokens_cache_write": 9_000, "tokens_cache_write_1h": 4_000})
+    assert traced.spans()[1]["attrs"]["cost_usd"] == approx(0.04725)
 
 
 def test_cost_anthropic_haiku_and_opus(table: PriceTable) -> None:

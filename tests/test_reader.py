@@ -13,8 +13,8 @@ from hypothesis import given, settings, strategies as st
 from conftest import DATA, compat_lines
 
 import mist
-import mist._strictjson as sj
-from mist import reader
+import mist.codec.strictjson as sj
+from mist.validation import reader
 
 
 def _native():

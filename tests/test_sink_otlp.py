@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
 
-from mist import otlp_encode  # noqa: E402
+from mist.sinks import otlp_encode  # noqa: E402
 from mist.errors import ConfigError  # noqa: E402
 from mist.sinks.otlp import OTLPSink  # noqa: E402
 from receivers import Fault, OTLPReceiver, batch, make_lines, otlp_json_to_proto  # noqa: E402

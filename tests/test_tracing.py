@@ -168,6 +168,40 @@ def test_disabled_is_a_no_op():
     assert r.returncode == 0 and r.stdout.split() == ["''", "True"], r.stderr
 
 
+def test_disabled_objects_have_the_real_ones_api():
+    """Code written against mist.trace / mist.span runs unchanged with MIST_DISABLED=1: the no-op
+    objects have every public attribute and method of Trace and Span, and the same calls work."""
+    from mist.tracing import disabled
+
+    noop = disabled.trace("x")
+    for real in (mist.Trace, mist.Span):
+        public = {n for n in dir(real) if not n.startswith("_")}
+        missing = sorted(n for n in public if not hasattr(noop, n))
+        assert missing == [], f"{real.__name__} has, the disabled object lacks: {missing}"
+        for name in public:
+            assert callable(getattr(real, name)) == callable(getattr(noop, name)), name
+    with disabled.trace("run", budget_usd=1.0) as t:
+        with disabled.span("chat", model="m") as s:
+            s.usage(tokens_in=1, tokens_out=2, cache_read=0, cache_write=0, reasoning=0).score("q", 1.0)
+            s.record({"usage": {}}).set(a=1).error("boom")
+        assert t.spent_usd == 0.0 and s.cost_usd is None and t.traceparent == ""
+        s.end()
+
+
+def test_disabled_api_in_a_process():
+    from conftest import run_python
+
+    code = ("import asyncio, mist\n"
+            "with mist.trace('x', budget_usd=1) as t:\n"
+            "    with mist.span('chat') as s:\n        s.usage(tokens_in=3).score('q', .5)\n"
+            "    print(t.spent_usd, s.cost_usd, s.attrs, t.trace_id == '0' * 32)\n"
+            "async def main():\n    async with mist.span('a') as s:\n        return s.operation\n"
+            "print(repr(asyncio.run(main())))")
+    r = run_python(code, env={"MIST_DISABLED": "1", "MIST_SINK": "null://"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["0.0 None {} True", "''"]
+
+
 def test_configure_errors_name_the_option():
     for kwargs, needle in [({"sink": "ftp://x"}, "ftp"), ({"sink": "file://"}, "file://"), ({"sample": 2}, "sample"),
                            ({"batch_bytes": 0}, "batch_bytes"), ({"flush_interval": -1}, "flush_interval"),

@@ -16,8 +16,8 @@ import pytest
 from conftest import DATA, ROOT
 
 import mist
-import mist._strictjson as sj
-from mist import _validate_gen
+import mist.codec.strictjson as sj
+from mist.validation import generated as _validate_gen
 from mist.cli import main as cli_main
 
 V = importlib.import_module("mist.validation")
@@ -501,7 +501,7 @@ def test_cli_control_characters_in_keys_stay_on_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("block", [7, 64, 1 << 20])
 def test_chunked_checking_is_the_same_at_any_block_size(block):
     """The bulk path (native or Python) agrees with line-by-line checking wherever blocks fall."""
-    from mist.reader import blocks
+    from mist.validation.reader import blocks
 
     data = MESSY * 5
     parts = data.split(b"\n")
@@ -540,7 +540,7 @@ def test_native_whole_file_reader_matches_the_block_path(tmp_path):
         f.peek(10)  # Python's buffering must not shift what the native reader sees
         lines, invalid, kinds, reported, error = NATIVE.validate_fd(f.fileno(), 100_000, lambda n, bad: calls.append((n, bad)))
     assert error is None and calls and calls[-1][0] <= lines
-    from mist.reader import blocks
+    from mist.validation.reader import blocks
 
     total = bad = 0
     expected = []
@@ -568,8 +568,8 @@ def _generated_module(schema):
         from codegen import validator_py
     finally:
         sys.path.remove(str(ROOT))
-    mod = types.ModuleType("mist._validate_gen_probe")
-    mod.__package__ = "mist"
+    mod = types.ModuleType("mist.validation._generated_probe")
+    mod.__package__ = "mist.validation"
     exec(compile(validator_py.generate(schema), "<generated>", "exec"), mod.__dict__)
     return mod
 

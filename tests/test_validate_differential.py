@@ -19,8 +19,8 @@ import pytest
 
 from conftest import ROOT
 
-import mist._strictjson as sj
-from mist import _validate_gen
+import mist.codec.strictjson as sj
+from mist.validation import generated as _validate_gen
 
 SCHEMA = json.loads((ROOT / "schema" / "mttp.schema.json").read_text())
 SEED = 20240611

@@ -12,18 +12,19 @@ dependencies; the hot path runs in a native extension with a byte-identical pure
 """
 from __future__ import annotations
 
-import os as _os
-from typing import Any
-
-from . import codec
-from ._alerting import on_alert
-from ._backend import backend
-from ._runtime import configure, disabled as _disabled, flush, shutdown, stats
+from . import alerts, codec, config
+from .alerts import pipeline as _alert_pipeline
+from .alerts.delivery import on_alert
+from .core import hooks as _hooks
+from .core.backend import backend
+from .core.runtime import configure, disabled as _disabled, flush, shutdown, stats
+from .costs import unpriced as _unpriced
 from .errors import BudgetExceeded, ConfigError
-from .evals import score
 from .instrumentation import instrument
-from .validation import validate
 from .tracing import Span, Trace, current_span, step, traceparent
+from .tracing.scores import score
+from .validation import validate
+from .validation.reader import read
 
 __all__ = [
     "configure", "flush", "shutdown", "stats", "backend",
@@ -33,10 +34,14 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+# what hangs off finished spans: one hook, two observers (see mist.core.hooks)
+_hooks.add_observer(_unpriced.observer)
+_hooks.add_observer(_alert_pipeline.observer)
+
 if _disabled:
-    from ._disabled import emit_span, span, trace  # noqa: F401  near-free no-ops
+    from .tracing.disabled import emit_span, span, trace  # noqa: F401  near-free no-ops
 else:
-    from ._backend import core as _core
+    from .core.backend import core as _core
     from .tracing import span, trace  # noqa: F401
 
     emit_span = _core.emit_span
@@ -47,22 +52,7 @@ else:
 
         print(f"mist: {_exc}; tracing to the default sink instead", file=_sys.stderr)
         configure("file://mist-traces.jsonl", source=None)
-    if _os.environ.get("MIST_FLUSH_ON_SIGTERM", "").strip() not in ("", "0"):
-        from ._runtime import install_sigterm_handler as _install
+    if config.flush_on_sigterm():
+        from .core.runtime import install_sigterm_handler as _install
 
         _install()
-
-
-def read(path: str, errors: str = "raise") -> Any:
-    """Envelopes from a JSONL (or .gz) file; a torn last line is tolerated."""
-    from .reader import read as _read
-
-    return _read(path, errors=errors)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "alerts":
-        import importlib
-
-        return importlib.import_module(".alerts", __name__)
-    raise AttributeError(f"module 'mist' has no attribute {name!r}")

@@ -61,10 +61,10 @@ import types
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _runtime
+from .core import runtime as _runtime
 from .errors import BudgetExceeded
 from .tracing import Span
-from ._backend import core
+from .core.backend import core
 from .usage import AnthropicStreamUsage, OpenAIStreamUsage, from_response
 
 __all__ = ["instrument", "is_instrumented"]

@@ -15,9 +15,16 @@ import math
 import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Pattern, Tuple, Union
 
-from .usage import truncation_marker
+__all__ = ["Redactor", "RedactSpec", "BUILTIN_KINDS", "TRUNCATION_MARKER", "truncation_marker"]
 
-__all__ = ["Redactor", "RedactSpec", "BUILTIN_KINDS"]
+#: Appended to text cut at a size cap; ``{n}`` is the number of characters left out.
+TRUNCATION_MARKER = "…[truncated {n} chars]"
+
+
+def truncation_marker(n: int) -> str:
+    """The visible marker for ``n`` characters cut from a captured value."""
+    return TRUNCATION_MARKER.format(n=n)
+
 
 RedactSpec = Union[None, str, Pattern[str], Callable[[str], str], Iterable[Union[str, Pattern[str], Callable[[str], str]]]]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Dict, Iterator, List, Optional
 
-from . import _runtime
+from .core import runtime as _runtime
 from .sinks.memory import MemorySink
 
 
@@ -28,13 +28,9 @@ class Captured:
         return [m for m in self.sink.messages() if type is None or m.get("type") == type]
 
     def spans(self, operation: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Span payloads, optionally only one operation's, in the order they ended.
-
-        (The order of lines in a sink is close to it but not the same: an instrumented call's
-        line is encoded by a background thread, so it can follow lines emitted after it ended.)"""
-        spans = [m["payload"] for m in self.messages("trace.span")
-                 if operation is None or m["payload"].get("operation") == operation]
-        return sorted(spans, key=_ended)
+        """Span payloads, optionally only one operation's, in the order they ended."""
+        return [m["payload"] for m in self.messages("trace.span")
+                if operation is None or m["payload"].get("operation") == operation]
 
     def alerts(self) -> List[Dict[str, Any]]:
         return [m["payload"] for m in self.messages("trace.alert")]
@@ -46,11 +42,6 @@ class Captured:
     def clear(self) -> None:
         self.flush()
         self.sink.clear()
-
-
-def _ended(payload: Dict[str, Any]) -> Any:
-    end = payload.get("end_ns")
-    return (0, end) if isinstance(end, int) else (1, 0)
 
 
 @contextlib.contextmanager

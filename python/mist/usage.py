@@ -33,7 +33,7 @@ import functools
 from collections.abc import Mapping as _AbcMapping
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ._backend import core as _core
+from .core.backend import core as _core
 
 __all__ = [
     "from_response",

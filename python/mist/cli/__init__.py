@@ -10,6 +10,8 @@ import importlib
 import sys
 from typing import List, Optional
 
+from ..errors import ConfigError
+
 COMMANDS = ["demo", "validate", "report", "replay", "alerts", "view", "tail", "bench"]
 
 
@@ -62,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.print_help()
             return 0
         return int(args._run(args) or 0)
-    except CLIError as exc:
+    except (CLIError, ConfigError) as exc:
         print(f"mist: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `mist tail f | head`

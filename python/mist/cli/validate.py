@@ -103,8 +103,8 @@ class FileReport:
 
 def _validate_file(path: str, chunk: ChunkFn, whole: Optional[Callable[..., Any]], rep: FileReport,
                    progress: Optional["_Progress"]) -> None:
-    from mist._strictjson import too_large
-    from mist.reader import blocks, open_binary
+    from mist.codec.strictjson import too_large
+    from mist.validation.reader import blocks, open_binary
 
     try:
         stream, close = open_binary(path)

@@ -41,6 +41,8 @@ import time
 from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple
 
+from .. import config
+
 try:  # POSIX
     import fcntl as _fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -68,7 +70,7 @@ def default_spool_root(key: str, environ: Optional[Dict[str, str]] = None) -> st
     """
     env = os.environ if environ is None else environ
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
-    base = env.get("MIST_SPOOL_DIR")
+    base = config.spool_dir(env)
     if not base:
         state = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
         base = os.path.join(state, "mist", "spool")

@@ -85,6 +85,7 @@ import zlib
 from collections import deque
 from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
+from mist import config
 from mist.errors import ConfigError
 from mist.sinks._retry import DROP, OK, RetryPolicy, parse_retry_after
 from mist.sinks._spool import DEFAULT_SPOOL_BYTES, Spool, SpoolEntry, default_spool_root
@@ -1138,7 +1139,7 @@ class HTTPSink(PostingSink):
             elif value not in ("ndjson", "lines", "auto"):
                 raise ConfigError(f"option ?batch={value!r}: expected 'none' (one envelope per POST) or 'ndjson'")
         reject_unknown(options, url, TRANSPORT_OPTIONS + ("batch",))
-        hdrs = parse_headers(env.get("MIST_HTTP_HEADERS"), "MIST_HTTP_HEADERS")
+        hdrs = parse_headers(config.http_headers(env), "MIST_HTTP_HEADERS")
         hdrs.update(headers or {})
         _, _, query = url.partition("?")
         display = endpoint.display(query.partition("#")[0])

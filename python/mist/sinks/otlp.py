@@ -1,6 +1,6 @@
 """OTLP/HTTP sink: spans to an OpenTelemetry collector (``otlp://``, ``otlp+https://``).
 
-The batch (MTTP JSONL) is converted by ``mist.otlp_encode`` on the sender thread (protobuf by the
+The batch (MTTP JSONL) is converted by ``mist.sinks.otlp_encode`` on the sender thread (protobuf by the
 native core, GIL released, when the native backend runs) and POSTed to ``/v1/traces`` by the same
 machinery as the HTTP sink (queue, retries, spool): the spool keeps the raw JSONL, so batches
 spooled by one process are re-encoded by the next with its own settings.
@@ -37,7 +37,8 @@ import threading
 import urllib.parse
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from mist import otlp_encode
+from mist.sinks import otlp_encode
+from mist import config
 from mist.errors import ConfigError
 from mist.sinks.http import (
     TRANSPORT_OPTIONS,
@@ -52,25 +53,6 @@ from mist.sinks.http import (
 
 DEFAULT_PORT = 4318
 TRACES_PATH = "/v1/traces"
-
-
-def _env(environ: Mapping[str, str], name: str) -> Optional[str]:
-    """``OTEL_EXPORTER_OTLP_TRACES_<name>`` or ``OTEL_EXPORTER_OTLP_<name>``, stripped, or None."""
-    for var in (f"OTEL_EXPORTER_OTLP_TRACES_{name}", f"OTEL_EXPORTER_OTLP_{name}"):
-        value = environ.get(var)
-        if value is not None and value.strip():
-            return value.strip()
-    return None
-
-
-def _endpoint_from_env(environ: Mapping[str, str]) -> Optional[str]:
-    traces = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
-    if traces:
-        return traces
-    base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    if base:
-        return base.rstrip("/") + TRACES_PATH
-    return None
 
 
 class OTLPSink(PostingSink):
@@ -114,10 +96,10 @@ class OTLPSink(PostingSink):
             userinfo = parts.netloc.rpartition("@")[0]
             endpoint = f"{http_scheme}://{userinfo + '@' if userinfo else ''}{host}:{port}{path}"
         else:
-            endpoint = _endpoint_from_env(env) or f"{http_scheme}://localhost:{DEFAULT_PORT}{TRACES_PATH}"
+            endpoint = config.otlp_endpoint(env) or f"{http_scheme}://localhost:{DEFAULT_PORT}{TRACES_PATH}"
         Endpoint(endpoint)  # validate early, with the URL in the message
 
-        protocol = _env(env, "PROTOCOL")
+        protocol = config.otlp_var(env, "PROTOCOL")
         encoding = "protobuf"
         if protocol:
             if protocol == "http/json":
@@ -135,7 +117,7 @@ class OTLPSink(PostingSink):
         if "batch" in options:
             raise ConfigError("option ?batch= is not supported by otlp:// sinks (OTLP requests carry many spans)")
 
-        compression = _env(env, "COMPRESSION")
+        compression = config.otlp_var(env, "COMPRESSION")
         gzip = False
         if compression:
             if compression.lower() not in ("gzip", "none"):
@@ -146,7 +128,7 @@ class OTLPSink(PostingSink):
             if value not in ("gzip", "none"):
                 raise ConfigError(f"option ?compression={value!r}: expected 'gzip' or 'none'")
             gzip = value == "gzip"
-        timeout_ms = _env(env, "TIMEOUT")
+        timeout_ms = config.otlp_var(env, "TIMEOUT")
         kw: Dict[str, Any] = {"gzip": gzip}
         if timeout_ms:
             try:
@@ -159,9 +141,9 @@ class OTLPSink(PostingSink):
         kw.update(transport_kwargs(options, env))
         reject_unknown(options, url, TRANSPORT_OPTIONS + ("encoding", "compression"))
 
-        hdrs = parse_headers(env.get("OTEL_EXPORTER_OTLP_HEADERS"), "OTEL_EXPORTER_OTLP_HEADERS")
-        hdrs.update(parse_headers(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
-                                  "OTEL_EXPORTER_OTLP_TRACES_HEADERS"))
+        hdrs: Dict[str, str] = {}
+        for var, value in config.otlp_headers(env):
+            hdrs.update(parse_headers(value, var))
         hdrs.update(headers or {})
         display = Endpoint(endpoint).display(query.partition("#")[0])
         return cls(endpoint, encoding=encoding, headers=hdrs, display_url=display, environ=env, **kw)

@@ -1,0 +1,109 @@
+"""``@mist.step``: each call of a function is a span (sync, async, generator, async generator)."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from typing import Any, Callable, Optional, TypeVar, Union
+
+from .span import Span, _current
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def step(operation: Union[str, Callable[..., Any], None] = None) -> Any:
+    """Decorator: each call of the function is a span (sync, async, generator, async generator).
+
+    ``@mist.step`` or ``@mist.step("plan")``. Inside a trace, spans get ``step`` = their index.
+    """
+    if callable(operation):
+        return step(None)(operation)
+
+    def deco(fn: F) -> F:
+        op = operation or getattr(fn, "__qualname__", getattr(fn, "__name__", "step"))
+
+        def start() -> Span:
+            sp = Span(op)
+            if sp._state is not None:
+                sp.attrs["step"] = sp._state.next_step()
+            return sp
+
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                sp = start()
+                sp.__enter__()
+                sp._leave()
+                agen = fn(*args, **kwargs)
+                exc: Optional[BaseException] = None
+                try:
+                    sent: Any = None
+                    while True:
+                        token = _current.set(sp)
+                        try:
+                            item = await agen.asend(sent)
+                        except StopAsyncIteration:
+                            return
+                        finally:
+                            _current.reset(token)
+                        sent = yield item
+                except GeneratorExit:
+                    await agen.aclose()
+                    raise
+                except BaseException as e:
+                    exc = e
+                    raise
+                finally:
+                    sp.end(exc)
+
+            return agen_wrapper  # type: ignore[return-value]
+
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                sp = start()
+                sp.__enter__()
+                sp._leave()
+                gen = fn(*args, **kwargs)
+                exc: Optional[BaseException] = None
+                try:
+                    sent: Any = None
+                    while True:
+                        token = _current.set(sp)
+                        try:
+                            item = gen.send(sent)
+                        except StopIteration as stop:
+                            return stop.value
+                        finally:
+                            _current.reset(token)
+                        sent = yield item
+                except GeneratorExit:
+                    gen.close()
+                    raise
+                except BaseException as e:
+                    exc = e
+                    raise
+                finally:
+                    sp.end(exc)
+
+            return gen_wrapper  # type: ignore[return-value]
+
+        if asyncio.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with start():
+                    return await fn(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with start():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
