@@ -1,4 +1,4 @@
-"""Usage extraction from provider responses and streams (dicts, plain objects, real SDK types)."""
+"""What providers' responses and streams say (``mist.providers``): dicts, plain objects, real SDK types."""
 from __future__ import annotations
 
 import copy
@@ -8,9 +8,11 @@ from typing import Any, Dict, List
 
 import pytest
 
-from mist.pricing import PriceTable
+from mist.costs.table import PriceTable
 from mist.redact import Redactor
-from mist.usage import AnthropicStreamUsage, OpenAIStreamUsage, from_response
+from mist.providers import from_response
+from mist.providers.anthropic import Accumulator as AnthropicAccumulator
+from mist.providers.openai import Accumulator as OpenAIAccumulator
 
 
 def ns(value: Any) -> Any:
@@ -391,59 +393,64 @@ def _variants() -> List[Any]:
     return out
 
 
-def _native_core() -> Any:
-    try:
-        from mist import _native
-    except ImportError:  # pragma: no cover
-        return None
-    return _native
-
-
-def test_fast_path_agrees_with_the_general_path() -> None:
-    """``from_response`` answers chat completions and messages from a fast path; for every input it
-    takes, the general path must give the same attrs, in the same order."""
-    from mist import usage
-
-    docs = _variants()
-    objs: List[Any] = list(docs) + [ns(d) for d in docs]
-    openai = pytest.importorskip("openai")
+def test_every_form_of_a_response_reads_alike() -> None:
+    """Dicts and attribute objects give the same attrs for well formed and odd responses, and an
+    SDK model (built without validation: odd types and missing fields kept; a missing field is
+    answered from its fields and extras, not its slow ``__getattr__``) the same as its dump."""
+    pytest.importorskip("openai")
     pytest.importorskip("anthropic")
     from anthropic.types import Message
     from openai.types.chat import ChatCompletion
 
-    for d in docs:
+    docs = _variants()
+    for doc in docs:
+        want = from_response(doc)
+        assert from_response(ns(doc)) == want, doc
         for kind in (ChatCompletion, Message):
-            try:
-                objs.append(kind.model_validate(d))  # extra fields survive (extra="allow")
-            except Exception:
-                pass
-            objs.append(kind.model_construct(**d))  # no validation: odd types and missing fields kept
+            obj = kind.model_construct(**copy.deepcopy(doc))
+            assert from_response(obj) == from_response(obj.model_dump(warnings=False)), (kind, doc)
+    assert sum(1 for d in docs if "tokens_in" in from_response(d)) > len(docs) // 2
     shadowed = ChatCompletion.model_validate(CHAT)
     assert shadowed.__pydantic_extra__ is not None
     shadowed.__pydantic_extra__["model"] = "not-the-field"  # a declared field wins over an extra of that name
-    objs.append(shadowed)
-    native = _native_core()
-    taken = native_taken = 0
-    for obj in objs:
-        fast = usage._from_chat_or_message(obj)
-        general = usage._from_response(obj)
-        if fast is not None:
-            taken += 1
-            assert list(fast.items()) == list(general.items()), obj
-        if native is not None:
-            nat = native.read_usage(obj)  # the native twin: the same answer, or None (left to Python)
-            if nat is not None:
-                native_taken += 1
-                assert list(nat.items()) == list(general.items()), obj
-        assert from_response(obj) == general
-    if native is not None:
-        assert native_taken > len(objs) // 3
-        assert native.USAGE_VIEW_NAMES == list(usage._VIEW_NAMES)
-    assert isinstance(openai.__version__, str)
-    # the fast path does serve the real SDK objects and dicts (not only None everywhere)
-    for obj in (CHAT, MESSAGE, ChatCompletion.model_validate(CHAT), Message.model_validate(MESSAGE)):
-        assert usage._from_chat_or_message(obj) == from_response(obj) != {}
-    assert taken > len(objs) // 3
+    assert from_response(shadowed) == CHAT_ATTRS
+
+
+# Anthropic's usage with the cache writes split by lifetime, and thinking tokens (included in output).
+MESSAGE_1H_USAGE = {"input_tokens": 50, "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 3000,
+                    "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+                    "output_tokens": 400, "output_tokens_details": {"thinking_tokens": 250}}
+MESSAGE_1H_ATTRS = {"model": "claude-sonnet-4-5-20250929", "provider": "anthropic", "tokens_in": 4050, "tokens_out": 400,
+                    "tokens_cache_read": 1000, "tokens_cache_write": 3000, "tokens_cache_write_1h": 2000,
+                    "tokens_reasoning": 250, "finish_reason": "end_turn"}
+
+
+@pytest.mark.parametrize("form", ["dict", "object", "sdk"])
+def test_anthropic_one_hour_cache_writes_and_thinking(form: str) -> None:
+    doc = {**copy.deepcopy(MESSAGE), "usage": copy.deepcopy(MESSAGE_1H_USAGE)}
+    if form == "sdk":
+        pytest.importorskip("anthropic")
+        from anthropic.types import Message
+
+        obj: Any = Message.model_validate(doc)
+    else:
+        obj = doc if form == "dict" else ns(doc)
+    assert from_response(obj) == MESSAGE_1H_ATTRS
+    a = MESSAGE_1H_ATTRS
+    cost = PriceTable().cost(a["model"], a["tokens_in"], a["tokens_out"], a["tokens_cache_read"], a["tokens_cache_write"],
+                             a["tokens_reasoning"], cache_write_1h=a["tokens_cache_write_1h"])
+    # Sonnet 4.5: 50*3 + 1000*0.30 + 1000*3.75 (5 min) + 2000*6 (1 h) + 400*15 = 22200 (per million)
+    assert cost == pytest.approx(22200e-6, rel=1e-12)
+
+
+def test_anthropic_stream_one_hour_cache_writes() -> None:
+    events = copy.deepcopy(ANTHROPIC_EVENTS)
+    events[0]["message"]["usage"] = {**copy.deepcopy(MESSAGE_1H_USAGE), "output_tokens": 1}
+    acc = AnthropicAccumulator()
+    for e in events:
+        acc.feed(e)
+    a = acc.attrs()
+    assert (a["tokens_in"], a["tokens_cache_write"], a["tokens_cache_write_1h"], a["tokens_out"]) == (4050, 3000, 2000, 15)
 
 
 # ---------------------------------------------------------------------- streams: event lists
@@ -500,7 +507,7 @@ RESPONSES_EVENTS: List[Dict[str, Any]] = [
 
 @pytest.mark.parametrize("form", ["dict", "object"])
 def test_openai_chat_stream_accumulates(form: str) -> None:
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     for chunk in CHAT_CHUNKS:
         acc.feed(copy.deepcopy(chunk) if form == "dict" else ns(chunk))
     assert acc.attrs() == CHAT_STREAM_ATTRS
@@ -550,7 +557,7 @@ def test_openai_chat_stream_reads_every_form_alike() -> None:
     for chunks in sequences:
         seen = []
         for form in forms:
-            acc = OpenAIStreamUsage()
+            acc = OpenAIAccumulator()
             for chunk in chunks:
                 acc.feed(form(chunk))
             seen.append((list(acc.attrs().items()), acc.text, acc.events))
@@ -558,7 +565,7 @@ def test_openai_chat_stream_reads_every_form_alike() -> None:
 
 
 def test_openai_chat_stream_without_include_usage_has_no_tokens() -> None:
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     for chunk in CHAT_CHUNKS[:-1]:
         acc.feed(chunk)
     assert acc.attrs() == {"model": "gpt-4o-mini-2024-07-18", "finish_reason": "stop"}
@@ -568,7 +575,7 @@ def test_groq_stream_usage_in_x_groq() -> None:
     last = {"object": "chat.completion.chunk", "model": "llama-3.1-8b-instant",
             "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
             "x_groq": {"id": "req_1", "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}}}
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     acc.feed(last)
     assert acc.attrs() == {"model": "llama-3.1-8b-instant", "finish_reason": "stop", "provider": "groq",
                            "tokens_in": 12, "tokens_out": 7}
@@ -576,7 +583,7 @@ def test_groq_stream_usage_in_x_groq() -> None:
 
 @pytest.mark.parametrize("form", ["dict", "object"])
 def test_openai_responses_stream_accumulates(form: str) -> None:
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     for event in RESPONSES_EVENTS:
         acc.feed(copy.deepcopy(event) if form == "dict" else ns(event))
     assert acc.attrs() == RESPONSE_ATTRS
@@ -584,7 +591,7 @@ def test_openai_responses_stream_accumulates(form: str) -> None:
 
 
 def test_openai_responses_stream_failed() -> None:
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     acc.feed(RESPONSES_EVENTS[0])
     acc.feed({"type": "response.failed", "response": {**RESPONSE, "status": "failed", "usage": None}})
     assert acc.attrs() == {"model": "gpt-4.1-2025-04-14", "provider": "openai", "finish_reason": "failed"}
@@ -592,7 +599,7 @@ def test_openai_responses_stream_failed() -> None:
 
 @pytest.mark.parametrize("form", ["dict", "object"])
 def test_anthropic_stream_accumulates(form: str) -> None:
-    acc = AnthropicStreamUsage()
+    acc = AnthropicAccumulator()
     for event in ANTHROPIC_EVENTS:
         acc.feed(copy.deepcopy(event) if form == "dict" else ns(event))
     assert acc.attrs() == ANTHROPIC_STREAM_ATTRS
@@ -600,7 +607,7 @@ def test_anthropic_stream_accumulates(form: str) -> None:
 
 
 def test_anthropic_stream_costs_match_hand_computation() -> None:
-    acc = AnthropicStreamUsage()
+    acc = AnthropicAccumulator()
     for event in ANTHROPIC_EVENTS:
         acc.feed(event)
     a = acc.attrs()
@@ -609,7 +616,7 @@ def test_anthropic_stream_costs_match_hand_computation() -> None:
     assert cost == pytest.approx(4650e-6, rel=1e-12)
 
 
-@pytest.mark.parametrize("cls", [OpenAIStreamUsage, AnthropicStreamUsage])
+@pytest.mark.parametrize("cls", [OpenAIAccumulator, AnthropicAccumulator])
 def test_feeding_anything_never_raises(cls: Any) -> None:
     class Hostile:
         def __getattr__(self, name: str) -> Any:
@@ -626,7 +633,7 @@ def test_feeding_anything_never_raises(cls: Any) -> None:
 
 
 def test_streamed_text_is_capped_with_a_marker_the_redactor_keeps_exact() -> None:
-    acc = OpenAIStreamUsage(max_text_chars=10)
+    acc = OpenAIAccumulator(max_text_chars=10)
     for piece in ["0123456", "789ABC", "DEF"]:
         acc.feed({"choices": [{"index": 0, "delta": {"content": piece}}]})
     assert acc.text == "0123456789…[truncated 6 chars]"
@@ -638,7 +645,7 @@ def test_streamed_text_is_capped_with_a_marker_the_redactor_keeps_exact() -> Non
 
 
 def test_only_first_choice_text_is_captured() -> None:
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     acc.feed({"model": "m", "choices": [{"index": 0, "delta": {"content": "a"}}, {"index": 1, "delta": {"content": "b"}}]})
     acc.feed({"choices": [{"index": 1, "delta": {"content": "c"}, "finish_reason": "length"}]})
     assert acc.text == "a"
@@ -684,7 +691,7 @@ def test_openai_sdk_chat_stream() -> None:
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(api_key="sk-test", base_url="http://loopback.test/v1",
                            http_client=_transport(_sse(CHAT_CHUNKS, named=False, done=True), "openai"))
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     stream = client.chat.completions.create(model="gpt-test-model", messages=[{"role": "user", "content": "hi"}],
                                             stream=True, stream_options={"include_usage": True})
     kinds = set()
@@ -700,7 +707,7 @@ def test_openai_sdk_chat_stream_helper_events() -> None:
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(api_key="sk-test", base_url="http://loopback.test/v1",
                            http_client=_transport(_sse(CHAT_CHUNKS, named=False, done=True), "openai"))
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     with client.chat.completions.stream(model="gpt-test-model", messages=[{"role": "user", "content": "hi"}],
                                         stream_options={"include_usage": True}) as stream:
         types_seen = set()
@@ -716,7 +723,7 @@ def test_openai_sdk_responses_stream() -> None:
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(api_key="sk-test", base_url="http://loopback.test/v1",
                            http_client=_transport(_sse(RESPONSES_EVENTS, named=True, done=False), "openai"))
-    acc = OpenAIStreamUsage()
+    acc = OpenAIAccumulator()
     for event in client.responses.create(model="gpt-test-model", input="hi", stream=True):
         acc.feed(event)
     assert acc.attrs() == RESPONSE_ATTRS
@@ -727,7 +734,7 @@ def test_anthropic_sdk_raw_stream() -> None:
     anthropic = pytest.importorskip("anthropic")
     client = anthropic.Anthropic(api_key="sk-ant-test", base_url="http://loopback.test",
                                  http_client=_transport(_sse(ANTHROPIC_EVENTS, named=True, done=False), "anthropic"))
-    acc = AnthropicStreamUsage()
+    acc = AnthropicAccumulator()
     kinds = set()
     for event in client.messages.create(model="claude-test-model", max_tokens=64,
                                         messages=[{"role": "user", "content": "hi"}], stream=True):
@@ -742,7 +749,7 @@ def test_anthropic_sdk_message_stream_helper() -> None:
     anthropic = pytest.importorskip("anthropic")
     client = anthropic.Anthropic(api_key="sk-ant-test", base_url="http://loopback.test",
                                  http_client=_transport(_sse(ANTHROPIC_EVENTS, named=True, done=False), "anthropic"))
-    acc = AnthropicStreamUsage()
+    acc = AnthropicAccumulator()
     with client.messages.stream(model="claude-test-model", max_tokens=64,
                                 messages=[{"role": "user", "content": "hi"}]) as stream:
         seen = set()
@@ -754,218 +761,3 @@ def test_anthropic_sdk_message_stream_helper() -> None:
     assert acc.attrs() == ANTHROPIC_STREAM_ATTRS
     assert acc.text == "Hello!"
     assert from_response(final) == ANTHROPIC_STREAM_ATTRS
-
-
-def test_record_usage_and_price_attrs_agree_with_python() -> None:
-    """The traced call's native ``record_usage`` (read + merge + price) and the active core's
-    ``price_attrs`` give the attrs the Python path gives (``from_response``, merge, ``_costs.price``),
-    or decline (False / None) and leave the attrs untouched."""
-    import mist
-    from mist import _costs, instrumentation
-    from mist._backend import core
-
-    mist.configure("null://")
-    native = _native_core() if mist.backend == "native" else None
-    docs = _variants()
-    for d in docs[:]:
-        for model in ("gpt-4o-mini", "claude-sonnet-4-5", "no-such-model-xyz", 7):
-            docs.append({**d, "model": model})
-    priced = recorded = 0
-    for family, fixed in (("openai", False), ("anthropic", False), ("openai", True)):
-        info = instrumentation._ClientInfo(family, False, family, fixed, True)
-        for doc in docs:
-            for obj in (doc, ns(doc)):
-                want: Dict[str, Any] = {"latency_ms": 1.5}
-                instrumentation._merge(want, from_response(obj), info)
-                plain = dict(want)
-                if "model" in want and ("tokens_in" in want or "tokens_out" in want):
-                    _costs.price(want)
-                if native is not None:
-                    got = {"latency_ms": 1.5}
-                    if native.record_usage(obj, got, family, fixed):
-                        recorded += 1
-                        if "cost_usd" not in got and "model" in got and ("tokens_in" in got or "tokens_out" in got):
-                            _costs.price(got)  # declined to price (unknown model): Python flags it
-                        assert got == want, obj
-                    else:
-                        assert got == {"latency_ms": 1.5}
-                attrs = dict(plain)
-                cost = core.price_attrs(attrs)
-                if cost is None:
-                    assert attrs == plain
-                else:
-                    priced += 1
-                    assert attrs == want and cost == want["cost_usd"], obj
-    assert priced > 100
-    if native is not None:
-        assert recorded > len(docs) // 2
-
-
-def test_native_stream_event_check_never_skips_what_python_reads() -> None:
-    """Traced streams skip text deltas without reading them (``_may_carry_usage``); the native
-    twin gives the same answer on the SDKs' events and, on odd ones, may only say True (read it)."""
-    native = _native_core()
-    if native is None:  # pragma: no cover
-        pytest.skip("native extension not built")
-    from mist.instrumentation import _may_carry_usage
-
-    openai = pytest.importorskip("openai")
-    anthropic = pytest.importorskip("anthropic")
-    from anthropic.types import RawMessageStreamEvent
-    from openai.types.chat import ChatCompletionChunk
-    from pydantic import TypeAdapter
-
-    events: List[Any] = []
-    for doc in CHAT_CHUNKS + RESPONSES_EVENTS:
-        events += [doc, ChatCompletionChunk.model_construct(**doc)]
-        try:
-            events.append(ChatCompletionChunk.model_validate(doc))
-        except Exception:
-            pass
-    for doc in ANTHROPIC_EVENTS:
-        events.append(doc)
-        try:
-            events.append(TypeAdapter(RawMessageStreamEvent).validate_python(doc))
-        except Exception:
-            pass
-    odd: List[Any] = [None, 3, "x", [], {}, {"type": 5}, {"usage": None}, {"usage": None, "choices": []},
-                      {"usage": None, "choices": [None]}, {"usage": None, "choices": [{"finish_reason": None}, 3]},
-                      {"usage": None, "choices": ({"finish_reason": None},)}, ns({"usage": None, "choices": []})]
-    skipped = 0
-    for anth in (False, True):
-        for ev in events:
-            want = _may_carry_usage(ev, anth)
-            assert native.may_carry_usage(ev, anth) == want, (ev, anth)
-            skipped += not want
-        for ev in odd:
-            if not native.may_carry_usage(ev, anth):
-                assert not _may_carry_usage(ev, anth), ev
-    assert skipped > 10  # text deltas are recognised on both
-    assert isinstance(openai.__version__, str) and isinstance(anthropic.__version__, str)
-
-
-def _replay_both_ways(native_feed: Any, cls: Any, state: Any, sequences: List[Any], forms: List[Any]) -> Any:
-    """Each sequence of events, in each form, fed to one ``cls`` accumulator by Python and to
-    another through ``native_feed`` (Python reading what it declines): both end in the same
-    ``state``, and a declined event leaves the accumulator untouched. Returns (taken, declined)."""
-    taken = declined = 0
-    for events in sequences:
-        for form in forms:
-            objs = [form(e) for e in events]
-            want = cls()
-            for o in objs:
-                want.feed(o)
-            got = cls()
-            for o in objs:
-                before = state(got)
-                if native_feed(got, o):
-                    taken += 1
-                else:
-                    declined += 1
-                    assert state(got) == before
-                    got._feed(o)
-            assert state(got) == state(want), events
-    return taken, declined
-
-
-def test_native_chat_chunk_reader_agrees_with_the_stream_accumulator() -> None:
-    """Traced Chat Completions streams read their chunks with ``feed_chat_chunk`` when no text is
-    captured: for each chunk it takes, the accumulator's attrs end up as ``OpenAIStreamUsage``
-    leaves them; a chunk it declines is read by Python, so attrs stay untouched then."""
-    native = _native_core()
-    if native is None:  # pragma: no cover
-        pytest.skip("native extension not built")
-    pytest.importorskip("openai")
-    from openai.types.chat import ChatCompletionChunk
-
-    odd = [None, 0, -3, 7, 2.0, True, "", "12", {}, [], {"value": "stop"}, ("x",)]
-    sequences: List[List[Dict[str, Any]]] = [copy.deepcopy(CHAT_CHUNKS)]
-    for i in range(len(CHAT_CHUNKS)):
-        for key in ("model", "choices", "usage", "x_groq", "type"):
-            for value in odd:
-                chunks = copy.deepcopy(CHAT_CHUNKS)
-                chunks[i][key] = value
-                sequences.append(chunks)
-        for key in ("index", "finish_reason", "delta"):
-            for value in odd + [1, "length"]:
-                chunks = copy.deepcopy(CHAT_CHUNKS)
-                if chunks[i]["choices"]:
-                    chunks[i]["choices"][0][key] = value
-                    chunks[i]["choices"].append({"index": 1, "delta": {}, "finish_reason": "length"})
-                    sequences.append(chunks)
-    usage = CHAT_CHUNKS[-1]["usage"]
-    for key in ("prompt_tokens", "completion_tokens", "prompt_cache_hit_tokens", "prompt_tokens_details",
-                "completion_tokens_details"):
-        for value in odd + [{"cached_tokens": 5, "cache_write_tokens": 3}, {"reasoning_tokens": 9}]:
-            chunks = copy.deepcopy(CHAT_CHUNKS)
-            chunks[-1]["usage"] = {**copy.deepcopy(usage), key: value}
-            sequences.append(chunks)
-            groq = copy.deepcopy(CHAT_CHUNKS)
-            groq[-1]["usage"] = None
-            groq[-1]["x_groq"] = {"id": "req", "usage": chunks[-1]["usage"]}
-            sequences.append(groq)
-    forms = [copy.deepcopy, ns, lambda c: ChatCompletionChunk.model_construct(**copy.deepcopy(c))]
-    taken, declined = _replay_both_ways(native.feed_chat_chunk, OpenAIStreamUsage,
-                                        lambda acc: list(acc.attrs().items()), sequences, forms)
-    assert taken > declined  # the reader does serve chunks (SDK models and dicts)
-
-
-def test_native_message_event_reader_agrees_with_the_stream_accumulator() -> None:
-    """Traced Anthropic streams read their events with ``feed_message_event`` when no text is
-    captured: for each event it takes, the accumulator (attrs and running counts) ends up as
-    ``AnthropicStreamUsage`` leaves it; an event it declines leaves the accumulator untouched."""
-    native = _native_core()
-    if native is None:  # pragma: no cover
-        pytest.skip("native extension not built")
-    pytest.importorskip("anthropic")
-    from anthropic.types import RawMessageStreamEvent
-    from pydantic import TypeAdapter
-
-    def state(acc: Any) -> Any:
-        return list(acc.attrs().items()), acc._input, acc._cache_read, acc._cache_write, acc._have_input
-
-    def changed(i: int, path: Any, key: str, value: Any) -> List[Dict[str, Any]]:
-        """ANTHROPIC_EVENTS with events[i][path...][key] = value."""
-        events = copy.deepcopy(ANTHROPIC_EVENTS)
-        target = events[i]
-        for p in path:
-            target = target[p]
-        target[key] = value
-        return events
-
-    odd = [None, 0, -3, 7, 2.0, True, "", "12", {}, [], {"value": "end_turn"}, 2**70]
-    sequences: List[List[Dict[str, Any]]] = [copy.deepcopy(ANTHROPIC_EVENTS)]
-    start, delta = 0, 6  # message_start, message_delta
-    for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens"):
-        for value in odd:
-            sequences.append(changed(start, ("message", "usage"), key, value))
-            sequences.append(changed(delta, ("usage",), key, value))
-    for value in odd + ["max_tokens"]:
-        for i, path, key in ((start, ("message",), "model"), (delta, ("delta",), "stop_reason"),
-                             (start, ("message",), "usage"), (delta, (), "usage"), (delta, (), "delta"),
-                             (start, (), "message"), (start, (), "type"), (7, (), "message")):
-            sequences.append(changed(i, path, key, value))
-    events = copy.deepcopy(ANTHROPIC_EVENTS)
-    events.insert(7, copy.deepcopy(ANTHROPIC_EVENTS[6]))  # counts are cumulative: the last one wins
-    events[7]["usage"] = {"output_tokens": 40, "input_tokens": 30}
-    sequences.append(events)
-    sequences.append(copy.deepcopy(ANTHROPIC_EVENTS[1:]))  # no message_start: counts from deltas only
-    keys = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-    for mask in range(8):  # each subset of the input counts, at the start or only in a delta
-        usage = {**{k: 10 + n for n, k in enumerate(keys) if mask >> n & 1}, "output_tokens": 3}
-        sequences.append(changed(start, ("message",), "usage", usage))
-        events = changed(delta, (), "usage", usage)
-        events[start]["message"]["usage"] = {"output_tokens": 1}
-        sequences.append(events)
-
-    adapter = TypeAdapter(RawMessageStreamEvent)
-
-    def sdk(e: Dict[str, Any]) -> Any:
-        try:
-            return adapter.validate_python(copy.deepcopy(e))
-        except Exception:
-            return copy.deepcopy(e)
-
-    taken, declined = _replay_both_ways(native.feed_message_event, AnthropicStreamUsage, state, sequences,
-                                        [copy.deepcopy, ns, sdk])
-    assert taken > declined
