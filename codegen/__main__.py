@@ -9,9 +9,9 @@ from . import model, python_out, rust_out, validator_py, validator_rust
 
 TARGETS = {
     "python/mist/_generated.py": python_out.generate,
-    "rust/src/generated.rs": rust_out.generate,
+    "rust/src/codec/generated.rs": rust_out.generate,
     "python/mist/_validate_gen.py": validator_py.generate,
-    "rust/src/validate_gen.rs": validator_rust.generate,
+    "rust/src/validate/generated.rs": validator_rust.generate,
 }
 
 

@@ -1,4 +1,4 @@
-"""Generate ``rust/src/generated.rs``: field tables and the native encoders of each message."""
+"""Generate ``rust/src/codec/generated.rs``: field tables and the native encoders of each message."""
 from __future__ import annotations
 
 from typing import List
@@ -47,7 +47,7 @@ def generate(schema: dict) -> str:
         "use pyo3::prelude::*;",
         "use pyo3::types::PyDict;",
         "",
-        "use crate::jsonw::{is_empty, Enc};",
+        "use super::jsonw::{is_empty, Enc};",
         "",
         "/// Well-known span attrs and their JSON types.",
         "#[allow(dead_code)]",

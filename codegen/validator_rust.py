@@ -1,6 +1,6 @@
-"""Generate ``rust/src/validate_gen.rs``: the native schema validator.
+"""Generate ``rust/src/validate/generated.rs``: the native schema validator.
 
-Checks work on the decoded tree of ``rust/src/decode.rs`` and push ``(pointer, kind, message)``
+Checks work on the decoded tree of ``rust/src/validate/decode.rs`` and push ``(pointer, kind, message)``
 errors. Word for word the same errors as the generated Python validator
 (``python/mist/_validate_gen.py``); both come from :mod:`codegen.validator_model`.
 """

@@ -1,6 +1,6 @@
 //! Fuzz the native strict decoder and the generated validator on arbitrary lines.
 //!
-//! Compiles `rust/src/decode.rs` and `rust/src/validate_gen.rs` on their own (no Python), and
+//! Compiles `rust/src/validate/decode.rs` and `rust/src/validate/generated.rs` on their own (no Python), and
 //! checks, besides "never panics, never hangs":
 //! - every error is well formed (kind label, pointer starting with `/` or empty, capped list);
 //! - decoding for validation (deep containers not kept) accepts exactly what full decoding does,
@@ -11,11 +11,11 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../rust/src/decode.rs"]
+#[path = "../../rust/src/validate/decode.rs"]
 #[allow(dead_code)]
 mod decode;
-#[path = "../../rust/src/validate_gen.rs"]
-mod validate_gen;
+#[path = "../../rust/src/validate/generated.rs"]
+mod generated;
 
 use decode::{Num, Val};
 
@@ -94,7 +94,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let full = decode::decode(data, usize::MAX);
-    let cut = decode::decode(data, validate_gen::INSPECT_DEPTH);
+    let cut = decode::decode(data, generated::INSPECT_DEPTH);
     match (&full, &cut) {
         (Err(a), Err(b)) => assert_eq!(a, b),
         (Ok(_), Ok(_)) => {}

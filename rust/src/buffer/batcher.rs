@@ -4,10 +4,10 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::{AcqRel, Acquire, Relaxed, Release}};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use pyo3::prelude::*;
+use crate::config::Config;
 
 pub struct Shared {
     m: Mutex<Buf>,
@@ -85,101 +85,19 @@ fn lock(s: &Shared) -> MutexGuard<'_, Buf> {
     s.m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `pthread_atfork` child handler: the child must not touch the parent's mutex (another thread may
+/// In a forked child (`atfork`): the child must not touch the parent's mutex (another thread may
 /// have held it at the fork) nor re-send the parent's buffered spans, so it gets a fresh buffer
-/// (the old one is leaked on purpose) and fresh ids.
-extern "C" fn atfork_child() {
+/// (the old one is leaked on purpose), fresh counters, and must start a writer.
+pub(crate) fn after_fork_child() {
     SHARED.store(new_shared(), Release);
-    crate::ids::reseed();
     NEED_WRITER.store(true, Release);
-    crate::fdwriter::after_fork_child();
-    crate::deferred::after_fork_child();
-    // The parent's pending observations are the parent's (their references are leaked, not
-    // released: this handler must not run Python). OBS is only ever locked under the GIL,
-    // which the forking thread holds, so it is free here.
-    if let Ok(mut g) = OBS.try_lock() {
-        std::mem::forget(std::mem::take(&mut *g));
-    }
     for c in [&EMITTED, &BYTES, &DROPPED_FULL, &DROPPED_ERROR, &SAMPLED_OUT] {
         c.store(0, Relaxed);
     }
 }
 
-pub fn install_fork_handler() {
-    unsafe {
-        libc::pthread_atfork(None, None, Some(atfork_child));
-    }
-}
-
-// ---- configuration (read lock-free on the hot path through a generation counter) ----
-
-pub struct Config {
-    pub source: Vec<u8>, // already a JSON string literal
-    pub batch_bytes: usize,
-    pub max_bytes: usize,
-    pub sample: u64, // keep a trace when hash(trace_id) <= sample
-    pub context: Option<Py<PyAny>>,  // the ContextVar holding the current span
-    pub on_fork: Option<Py<PyAny>>,  // called once in a forked child to start a writer
-    pub pricer: Option<Py<PyAny>>,   // model -> (5 prices per million tokens) | None
-    pub on_unpriced: Option<Py<PyAny>>, // called once per unknown model
-    pub observe: bool,               // keep an observation of each span for the alert engine
-}
-
-static CONFIG: Mutex<Option<Arc<Config>>> = Mutex::new(None);
-static CONFIG_GEN: AtomicU64 = AtomicU64::new(1);
-
 thread_local! {
-    static CACHED: RefCell<(u64, Option<Arc<Config>>)> = const { RefCell::new((0, None)) };
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// What the alert engine needs of one span, kept as references (no encoding, no dict) so the
-/// hot path pays only a few increfs; the alert thread builds the payloads in bulk.
-pub struct Obs {
-    pub trace: Result<Py<PyAny>, [u8; 32]>,
-    pub span: Py<PyAny>,
-    pub parent: Option<Py<PyAny>>,
-    pub op: Py<PyAny>,
-    pub start: Py<PyAny>,
-    pub end: Py<PyAny>,
-    pub status: Option<Py<PyAny>>,
-    pub attrs: Option<Py<PyAny>>,
-    pub kw: [Option<(&'static str, Py<PyAny>)>; 6],
-}
-
-/// The alert thread takes a few hundred per round; keeping more would only cost memory.
-pub const MAX_OBS: usize = 4096;
-pub static OBS: Mutex<Vec<Obs>> = Mutex::new(Vec::new());
-pub static OBS_DROPPED: AtomicU64 = AtomicU64::new(0);
-
-/// Prices per million tokens by model name, resolved once through `Config::pricer`.
-/// Keyed by the name's UTF-8 bytes (lone surrogates in surrogatepass form, so every str has a key).
-pub static PRICES: Mutex<Option<std::collections::HashMap<Vec<u8>, Option<[f64; 5]>>>> = Mutex::new(None);
-
-pub fn set_config(c: Config) {
-    *PRICES.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    let mut g = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
-    *g = Some(Arc::new(c));
-    CONFIG_GEN.fetch_add(1, Relaxed);
-}
-
-pub fn config() -> Option<Arc<Config>> {
-    let gen = CONFIG_GEN.load(Relaxed);
-    CACHED.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.0 != gen {
-            let g = CONFIG.try_lock();
-            match g {
-                Ok(g) => {
-                    c.1 = g.clone();
-                    c.0 = gen;
-                }
-                // only after a fork that caught the lock held: keep the cached copy
-                Err(_) => {}
-            }
-        }
-        c.1.clone()
-    })
 }
 
 /// Borrow the calling thread's scratch buffer (re-entrant: a nested call gets a fresh one).

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::{AcqRel, Acquire, Relaxe
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::core;
+use super::batcher;
 
 static GEN: AtomicU64 = AtomicU64::new(0);
 pub static WRITTEN: AtomicU64 = AtomicU64::new(0);
@@ -119,23 +119,23 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
         .collect();
     let gen = GEN.fetch_add(1, AcqRel) + 1;
     let st = state();
-    *st.done.lock().unwrap_or_else(|e| e.into_inner()) = core::consumed_seq();
+    *st.done.lock().unwrap_or_else(|e| e.into_inner()) = batcher::consumed_seq();
     st.per_target.lock().unwrap_or_else(|e| e.into_inner()).clear();
     WRITTEN.store(0, Relaxed);
-    core::wake();
+    batcher::wake();
     std::thread::Builder::new()
         .name("mist-native-writer".into())
         .spawn(move || {
             let mut busy = false;
             while GEN.load(Acquire) == gen {
-                let got = core::take(interval, 4 << 20, busy);
+                let got = batcher::take(interval, 4 << 20, busy);
                 busy = got.is_some();
                 let Some(batch) = got else { continue };
                 if GEN.load(Acquire) != gen {
-                    core::untake(batch); // replaced while waiting: the new writer writes it
+                    batcher::untake(batch); // replaced while waiting: the new writer writes it
                     break;
                 }
-                let core::Batch { seq, bytes: batch, lines } = batch;
+                let batcher::Batch { seq, bytes: batch, lines } = batch;
                 let mut ok = true;
                 for (i, t) in targets.iter_mut().enumerate() {
                     let r = t.write(&batch);
@@ -153,7 +153,7 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
                 if ok {
                     WRITTEN.fetch_add(lines, Relaxed);
                 }
-                core::recycle(batch);
+                batcher::recycle(batch);
                 let mut d = st.done.lock().unwrap_or_else(|e| e.into_inner());
                 if GEN.load(Acquire) == gen {
                     *d = seq;
@@ -167,7 +167,7 @@ pub fn start(paths: Vec<Option<String>>, interval: Duration) {
 /// Stop the native writer (it exits after its current batch).
 pub fn stop() {
     GEN.fetch_add(1, AcqRel);
-    core::wake();
+    batcher::wake();
 }
 
 /// Wait (caller detaches the GIL) until batch `target` is written; false on timeout.

@@ -6,7 +6,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::jsonw::{is_empty, Enc};
+use super::jsonw::{is_empty, Enc};
 
 /// Well-known span attrs and their JSON types.
 #[allow(dead_code)]

@@ -547,7 +547,7 @@ impl<'a> Enc<'a> {
     }
 
     pub fn write_items(&mut self, mut items: Vec<(StrBytes<'_>, Bound<'_, PyAny>)>, depth: usize, braces: bool) -> PyResult<()> {
-        if let Some(order) = crate::keyorder::key_order(&items) {
+        if let Some(order) = super::keyorder::key_order(&items) {
             // the same bytes as below, without sorting or escaping the keys again
             if braces {
                 self.buf.push(b'{');

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use pyo3::prelude::*;
 
-use crate::jsonw::{write_str_bytes, StrBytes};
+use super::jsonw::{write_str_bytes, StrBytes};
 
 const SLOTS: usize = 64; // a power of two
 const MAX_KEYS: usize = 16;

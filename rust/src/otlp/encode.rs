@@ -3,7 +3,7 @@
 //! The mapping rules are documented there; comments here name the Python function each part
 //! follows.
 //!
-//! Lines are read by the strict decoder (`decode.rs`), Python reads them with `json`, which is
+//! Lines are read by the strict decoder (`validate/decode.rs`), Python reads them with `json`, which is
 //! laxer. When the two could read a batch differently (NaN/Infinity, duplicate keys, numbers past
 //! a 64-bit float, nesting past 512 levels, lines over 10 MiB), or an attribute nests deeper than
 //! the Python encoder safely recurses, `encode` returns None and the caller runs the Python

@@ -5,16 +5,19 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString};
 
-use crate::core::{self, Config, Push};
-use crate::generated::{SPAN_KEYS, SPAN_ATTRS, SPAN_END_NS, SPAN_OPERATION, SPAN_PARENT_ID, SPAN_SPAN_ID, SPAN_START_NS, SPAN_STATUS, SPAN_TRACE_ID};
-use crate::ids;
-use crate::jsonw::{self, is_empty, key_text, Enc, EncodeTooLarge, StrBytes};
+use super::{ids, observe, price};
+use crate::buffer::{self, Push};
+use crate::codec::{
+    self, is_empty, key_text, Enc, EncodeTooLarge, StrBytes, SPAN_ATTRS, SPAN_END_NS, SPAN_KEYS, SPAN_OPERATION,
+    SPAN_PARENT_ID, SPAN_SPAN_ID, SPAN_START_NS, SPAN_STATUS, SPAN_TRACE_ID,
+};
+use crate::config::{self, Config};
 
 /// mist-go's receivers reject messages over 10 MiB.
-pub const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
+const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
 const DROPPED_ATTRS: &[u8] = br#"{"mist.error":"attrs dropped: span over the 10 MiB message limit"}"#;
 
-enum Id<'py, const N: usize> {
+pub(super) enum Id<'py, const N: usize> {
     Gen([u8; N]),
     Py(Bound<'py, PyAny>),
 }
@@ -38,7 +41,7 @@ fn trace_hash(t: &Id<'_, 32>) -> u64 {
     let text: Vec<u8> = match t {
         Id::Gen(b) => b.to_vec(),
         Id::Py(v) => match v.cast_exact::<PyString>() {
-            Ok(s) => match crate::jsonw::str_bytes(s) {
+            Ok(s) => match codec::str_bytes(s) {
                 Ok(b) => b.bytes().to_vec(),
                 Err(_) => return 0,
             },
@@ -113,87 +116,8 @@ fn write_line(
     Ok(())
 }
 
-fn find<'a, 'py>(items: &'a [(StrBytes<'py>, Bound<'py, PyAny>)], key: &str) -> Option<&'a Bound<'py, PyAny>> {
-    items.iter().rev().find(|(k, _)| k.bytes() == key.as_bytes()).map(|(_, v)| v)
-}
-
-fn count(v: Option<&Bound<'_, PyAny>>) -> Option<i64> {
-    v.filter(|v| v.is_exact_instance_of::<PyInt>()).and_then(|v| v.extract::<i64>().ok())
-}
-
-/// USD per million tokens of `model` (input, output, cache read, cache write, reasoning) from the
-/// configured price table, cached per model name; None when it has no price. `notify` calls the
-/// configured `on_unpriced` the first time a model is found unpriced.
-pub(crate) fn price_per_million(py: Python<'_>, cfg: &Config, model: &Bound<'_, PyString>, notify: bool) -> PyResult<Option<[f64; 5]>> {
-    let Some(pricer) = &cfg.pricer else { return Ok(None) };
-    let key = jsonw::str_bytes(model)?.bytes().to_vec();
-    let cached = {
-        let g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
-        g.as_ref().and_then(|m| m.get(&key).copied())
-    };
-    if let Some(p) = cached {
-        return Ok(p);
-    }
-    let r = pricer.bind(py).call1((model,))?;
-    let p: Option<[f64; 5]> = if r.is_none() { None } else { r.extract::<(f64, f64, f64, f64, f64)>().ok().map(|t| [t.0, t.1, t.2, t.3, t.4]) };
-    let mut g = core::PRICES.lock().unwrap_or_else(|e| e.into_inner());
-    let m = g.get_or_insert_with(Default::default);
-    if m.len() < 4096 {
-        m.insert(key, p);
-    }
-    drop(g);
-    if p.is_none() && notify {
-        if let Some(cb) = &cfg.on_unpriced {
-            let _ = cb.bind(py).call1((model,));
-        }
-    }
-    Ok(p)
-}
-
-/// `PriceTable.cost`'s formula (same float order): counts in, USD out.
-pub(crate) fn cost_of(p: &[f64; 5], tin: i64, tout: i64, cr: i64, cw: i64, rs: i64) -> f64 {
-    let fresh = tin.saturating_sub(cr).saturating_sub(cw).max(0);
-    let plain = tout.saturating_sub(rs).max(0);
-    (fresh as f64 * p[0] + plain as f64 * p[1] + cr as f64 * p[2] + cw as f64 * p[3] + rs as f64 * p[4]) / 1e6
-}
-
-/// emit_span's cost: when tokens and a model are given but no cost, price them (same formula and
-/// float order as `PriceTable.cost`), else mark the span `unpriced: true`.
-fn price<'py>(py: Python<'py>, cfg: &Config, items: &mut Vec<(StrBytes<'py>, Bound<'py, PyAny>)>, added: &mut Option<(&'static str, Bound<'py, PyAny>)>) -> PyResult<()> {
-    if cfg.pricer.is_none() || find(items, "cost_usd").is_some() {
-        return Ok(());
-    }
-    let Some(model) = find(items, "model").and_then(|m| m.cast_exact::<PyString>().ok()).cloned() else {
-        return Ok(());
-    };
-    let tin = count(find(items, "tokens_in"));
-    let tout = count(find(items, "tokens_out"));
-    if tin.is_none() && tout.is_none() {
-        return Ok(());
-    }
-    let p = price_per_million(py, cfg, &model, true)?;
-    match p {
-        Some(p) => {
-            let cr = count(find(items, "tokens_cache_read")).unwrap_or(0);
-            let cw = count(find(items, "tokens_cache_write")).unwrap_or(0);
-            let rs = count(find(items, "tokens_reasoning")).unwrap_or(0);
-            let c = cost_of(&p, tin.unwrap_or(0), tout.unwrap_or(0), cr, cw, rs);
-            let v = pyo3::types::PyFloat::new(py, c).into_any();
-            *added = Some(("cost_usd", v.clone()));
-            items.push((StrBytes::Borrowed(b"cost_usd"), v));
-        }
-        None => {
-            let v = pyo3::types::PyBool::new(py, true).to_owned().into_any();
-            *added = Some(("unpriced", v.clone()));
-            items.retain(|(k, _)| k.bytes() != b"unpriced"); // the caller's own: replaced, not repeated
-            items.push((StrBytes::Borrowed(b"unpriced"), v));
-        }
-    }
-    Ok(())
-}
-
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn emit_impl<'py>(
+fn emit_impl<'py>(
     py: Python<'py>,
     op: &Bound<'py, PyAny>,
     start: &Bound<'py, PyAny>,
@@ -213,10 +137,10 @@ pub(crate) fn emit_impl<'py>(
         Id::Py(v) => v.clone(),
         Id::Gen(b) => PyString::new(py, unsafe { std::str::from_utf8_unchecked(b) }).into_any(),
     };
-    let Some(cfg) = core::config() else { return Ok(ret) };
+    let Some(cfg) = config::config() else { return Ok(ret) };
     let r = emit_inner(py, &cfg, op, start, end, trace_id, &span, &ret, parent_id, status, kw, attrs);
     if r.is_err() {
-        core::DROPPED_ERROR.fetch_add(1, Relaxed);
+        buffer::DROPPED_ERROR.fetch_add(1, Relaxed);
     }
     Ok(ret)
 }
@@ -254,7 +178,7 @@ fn emit_inner<'py>(
         None => Id::Gen(ids::id128()),
     };
     if cfg.sample != u64::MAX && trace_hash(&trace) > cfg.sample {
-        core::SAMPLED_OUT.fetch_add(1, Relaxed);
+        buffer::SAMPLED_OUT.fetch_add(1, Relaxed);
         return Ok(());
     }
     let status = status.filter(|v| !v.is_none());
@@ -275,7 +199,7 @@ fn emit_inner<'py>(
                         items.push((key_text(&k)?, v));
                     }
                 }
-                Err(_) => jsonw::bad(jsonw::B_OBJECT),
+                Err(_) => codec::bad(codec::B_OBJECT),
             }
         }
         for (name, v) in kw {
@@ -284,12 +208,12 @@ fn emit_inner<'py>(
             }
         }
         if !kw.is_empty() {
-            price(py, cfg, &mut items, &mut added)?;
+            price::price_items(py, cfg, &mut items, &mut added)?;
         }
         Ok(items)
     };
     let items = build_items()?;
-    core::with_scratch(|buf| -> PyResult<()> {
+    buffer::with_scratch(|buf| -> PyResult<()> {
         let mut res = {
             let mut e = Enc::new(buf);
             write_line(&mut e, cfg, &trace, span, parent_id.as_ref(), op, start, end, status.as_ref(), Some(items), false)
@@ -300,7 +224,7 @@ fn emit_inner<'py>(
             Err(_) => false,
         };
         if too_big {
-            jsonw::bad(jsonw::B_TOO_LARGE);
+            codec::bad(codec::B_TOO_LARGE);
             buf.clear();
             let mut e = Enc::new(buf);
             res = write_line(&mut e, cfg, &trace, span, parent_id.as_ref(), op, start, end, status.as_ref(), None, true);
@@ -309,10 +233,10 @@ fn emit_inner<'py>(
             }
         }
         res?;
-        match core::push(buf, cfg) {
+        match buffer::push(buf, cfg) {
             Push::Full => return Ok(()),
             Push::Sealed => {
-                if core::NEED_WRITER.load(Relaxed) {
+                if buffer::NEED_WRITER.load(Relaxed) {
                     if let Some(cb) = &cfg.on_fork {
                         let _ = cb.bind(py).call0();
                     }
@@ -321,100 +245,10 @@ fn emit_inner<'py>(
             Push::Ok => {}
         }
         if cfg.observe {
-            observe(&trace, span_obj, parent_id.as_ref(), op, start, end, status.as_ref(), attrs.as_ref(), kw, added.as_ref());
+            observe::observe(&trace, span_obj, parent_id.as_ref(), op, start, end, status.as_ref(), attrs.as_ref(), kw, added.as_ref());
         }
         Ok(())
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn observe<'py>(
-    trace: &Id<'py, 32>,
-    span: &Bound<'py, PyAny>,
-    parent: Option<&Bound<'py, PyAny>>,
-    op: &Bound<'py, PyAny>,
-    start: &Bound<'py, PyAny>,
-    end: &Bound<'py, PyAny>,
-    status: Option<&Bound<'py, PyAny>>,
-    attrs: Option<&Bound<'py, PyAny>>,
-    kw: &[(&'static str, Option<Bound<'py, PyAny>>)],
-    added: Option<&(&'static str, Bound<'py, PyAny>)>,
-) {
-    let mut g = core::OBS.lock().unwrap_or_else(|e| e.into_inner());
-    if g.len() >= core::MAX_OBS {
-        drop(g);
-        core::OBS_DROPPED.fetch_add(1, Relaxed);
-        return;
-    }
-    if g.capacity() == 0 {
-        g.reserve_exact(core::MAX_OBS);
-    }
-    let mut kws: [Option<(&'static str, Py<PyAny>)>; 6] = Default::default();
-    let mut n = 0;
-    for (name, v) in kw.iter().chain(added.map(|(a, b)| (*a, Some(b.clone()))).iter()) {
-        if let Some(v) = v {
-            if n < kws.len() {
-                kws[n] = Some((*name, v.clone().unbind()));
-                n += 1;
-            }
-        }
-    }
-    g.push(core::Obs {
-        trace: match trace {
-            Id::Py(v) => Ok(v.clone().unbind()),
-            Id::Gen(b) => Err(*b),
-        },
-        span: span.clone().unbind(), // the str emit_span returns: no second copy
-        parent: parent.filter(|p| !is_empty(p)).map(|p| p.clone().unbind()),
-        op: op.clone().unbind(),
-        start: start.clone().unbind(),
-        end: end.clone().unbind(),
-        status: status.map(|s| s.clone().unbind()),
-        attrs: attrs.filter(|a| a.is_instance_of::<PyDict>()).map(|a| a.clone().unbind()),
-        kw: kws,
-    });
-}
-
-/// The observations kept since the last call, as trace.span payload dicts, and how many were
-/// dropped because the alert thread fell behind.
-pub fn take_observations(py: Python<'_>, limit: usize) -> PyResult<(Vec<Bound<'_, PyDict>>, u64)> {
-    // the oldest `limit` first; the rest wait for the next round (when the buffer is full, new
-    // spans are the ones not observed: that is the load shedding, counted in OBS_DROPPED)
-    let obs: Vec<core::Obs> = {
-        let mut g = core::OBS.lock().unwrap_or_else(|e| e.into_inner());
-        let n = g.len().min(limit);
-        g.drain(..n).collect()
-    };
-    let dropped = core::OBS_DROPPED.swap(0, Relaxed);
-    let mut out = Vec::with_capacity(obs.len());
-    for o in obs {
-        let d = PyDict::new(py);
-        match o.trace {
-            Ok(t) => d.set_item(intern!(py, "trace_id"), t)?,
-            Err(b) => d.set_item(intern!(py, "trace_id"), unsafe { std::str::from_utf8_unchecked(&b) })?,
-        }
-        d.set_item(intern!(py, "span_id"), o.span)?;
-        if let Some(p) = o.parent {
-            d.set_item(intern!(py, "parent_id"), p)?;
-        }
-        d.set_item(intern!(py, "operation"), o.op)?;
-        d.set_item(intern!(py, "start_ns"), o.start)?;
-        d.set_item(intern!(py, "end_ns"), o.end)?;
-        match o.status {
-            Some(s) => d.set_item(intern!(py, "status"), s)?,
-            None => d.set_item(intern!(py, "status"), intern!(py, "ok"))?,
-        }
-        let a = match o.attrs {
-            Some(a) => a.bind(py).cast::<PyDict>()?.copy()?,
-            None => PyDict::new(py),
-        };
-        for (k, v) in o.kw.into_iter().flatten() {
-            a.set_item(k, v)?;
-        }
-        d.set_item(intern!(py, "attrs"), a)?;
-        out.push(d);
-    }
-    Ok((out, dropped))
 }
 
 /// Parameters of `emit_span`, in slot order: three positional-or-keyword, the rest keyword-only.
@@ -532,8 +366,8 @@ unsafe extern "C" fn emit_span_fastcall(
     }
 }
 
-/// Add `emit_span` to the module.
-pub fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+/// Add `emit_span` and `emit` to the module.
+pub(super) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     let py = m.py();
     let ptrs: Vec<usize> = PARAMS.iter().map(|n| PyString::intern(py, n).unbind().into_ptr() as usize).collect();
     let _ = PARAM_PTRS.set(ptrs.try_into().expect("13 names"));
@@ -548,13 +382,15 @@ pub fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
         let p = pyo3::ffi::PyCFunction_NewEx(def, std::ptr::null_mut(), name.as_ptr());
         Bound::from_owned_ptr_or_err(py, p)?
     };
-    m.add("emit_span", f)
+    m.add("emit_span", f)?;
+    m.add_function(wrap_pyfunction!(emit, m)?)?;
+    m.add("MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES)
 }
 
 /// Positional twin of `emit_span` for the span context manager: ids given, attrs a dict or None.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-pub fn emit<'py>(
+fn emit<'py>(
     py: Python<'py>,
     operation: &Bound<'py, PyAny>,
     start_ns: &Bound<'py, PyAny>,

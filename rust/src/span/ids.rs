@@ -4,6 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
 static SEED: AtomicU64 = AtomicU64::new(0);
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -66,4 +69,28 @@ pub fn id128() -> [u8; 32] {
 #[inline]
 pub fn now_ns() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+#[pyfunction]
+fn new_span_id(py: Python<'_>) -> Bound<'_, PyString> {
+    let b = span_id();
+    PyString::new(py, unsafe { std::str::from_utf8_unchecked(&b) })
+}
+
+#[pyfunction]
+fn new_trace_id(py: Python<'_>) -> Bound<'_, PyString> {
+    let b = id128();
+    PyString::new(py, unsafe { std::str::from_utf8_unchecked(&b) })
+}
+
+#[pyfunction(name = "now_ns")]
+fn py_now_ns() -> i64 {
+    now_ns()
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(new_span_id, m)?)?;
+    m.add_function(wrap_pyfunction!(new_trace_id, m)?)?;
+    m.add_function(wrap_pyfunction!(py_now_ns, m)?)?;
+    Ok(())
 }

@@ -513,11 +513,11 @@ pub fn decode(line: &[u8], inspect: usize) -> Result<Val<'_>, DErr> {
 
 /// The errors of one line: decoding problems (at most one) or schema errors.
 pub fn check_line(line: &[u8]) -> Vec<VErr> {
-    match decode(line, super::validate_gen::INSPECT_DEPTH) {
+    match decode(line, super::generated::INSPECT_DEPTH) {
         Err(e) => vec![e],
         Ok(v) => {
             let mut e = Errs::default();
-            super::validate_gen::check_envelope(&v, &mut e);
+            super::generated::check_envelope(&v, &mut e);
             e.list
         }
     }

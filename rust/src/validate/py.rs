@@ -1,8 +1,5 @@
-//! Native decoding and validation of MTTP lines: the Python-facing side.
-//!
-//! The decoder and the validator runtime live in `decode.rs` and the generated checks in
-//! `validate_gen.rs` (neither touches Python, so the fuzzer builds them alone). This file turns
-//! their results into Python values:
+//! Native decoding and validation of MTTP lines: the Python-facing side. This file turns the
+//! results of `decode.rs` and `generated.rs` into Python values:
 //!
 //! - `validate_line(bytes) -> [(pointer, kind, message)]`
 //! - `validate_object(dict) -> [(pointer, kind, message)]` (a Python envelope, same limits)
@@ -19,12 +16,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-#[path = "decode.rs"]
-pub(crate) mod decode;
-#[path = "validate_gen.rs"]
-pub(crate) mod validate_gen;
-
-use decode::{DErr, Num, VErr, Val, MAX_DEPTH, MAX_VALUES};
+use super::decode::{self, DErr, Num, VErr, Val, MAX_DEPTH, MAX_VALUES};
+use super::generated;
 
 type PyErrTuple = (String, &'static str, String);
 
@@ -47,7 +40,7 @@ fn validate_object(value: &Bound<'_, PyAny>) -> PyResult<Vec<PyErrTuple>> {
         Err(Fail::Bad(e)) => Ok(tuples(vec![e])),
         Ok(v) => {
             let mut e = decode::Errs::default();
-            validate_gen::check_envelope(&v, &mut e);
+            generated::check_envelope(&v, &mut e);
             Ok(tuples(e.list))
         }
     }
@@ -90,12 +83,12 @@ const PARALLEL_MIN_LINES: usize = 2048;
 fn check_lines(lines: &[(usize, &[u8], bool)], report: usize) -> ChunkResult {
     let mut r = ChunkResult { lines: lines.len() as u64, invalid: 0, kinds: BTreeMap::new(), reported: Vec::new(), consumed: 0 };
     for &(idx, line, terminated) in lines {
-        let mut errs = match decode::decode(line, validate_gen::INSPECT_DEPTH) {
+        let mut errs = match decode::decode(line, generated::INSPECT_DEPTH) {
             Err(e) if !terminated => vec![torn(e)],
             Err(e) => vec![e],
             Ok(v) => {
                 let mut e = decode::Errs::default();
-                validate_gen::check_envelope(&v, &mut e);
+                generated::check_envelope(&v, &mut e);
                 e.list
             }
         };
@@ -485,7 +478,7 @@ impl ToVal {
                     let tn = k.get_type().name()?.to_string();
                     return Err(self.bad(decode::K_TYPE, format!("expected a string key, got {}", tn)));
                 };
-                let kb = crate::jsonw::str_bytes(ks)?.bytes().to_vec();
+                let kb = crate::codec::str_bytes(ks)?.bytes().to_vec();
                 let mut seg = Vec::new();
                 decode::push_segment(&mut seg, &kb);
                 self.path.push(seg);
@@ -516,7 +509,7 @@ impl ToVal {
             return Ok(Val::Arr(items));
         }
         if let Ok(s) = v.cast::<PyString>() {
-            return Ok(Val::Str(Cow::Owned(crate::jsonw::str_bytes(s)?.bytes().to_vec())));
+            return Ok(Val::Str(Cow::Owned(crate::codec::str_bytes(s)?.bytes().to_vec())));
         }
         if let Ok(b) = v.cast::<PyBool>() {
             return Ok(Val::Bool(b.is_true()));
@@ -553,7 +546,7 @@ impl ToVal {
     }
 }
 
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_line, m)?)?;
     m.add_function(wrap_pyfunction!(validate_object, m)?)?;
     m.add_function(wrap_pyfunction!(validate_chunk, m)?)?;
