@@ -8,9 +8,9 @@ import sys
 from . import model, python_out, rust_out, validator_py, validator_rust
 
 TARGETS = {
-    "python/mist/_generated.py": python_out.generate,
+    "python/mist/codec/generated.py": python_out.generate,
     "rust/src/codec/generated.rs": rust_out.generate,
-    "python/mist/_validate_gen.py": validator_py.generate,
+    "python/mist/validation/generated.py": validator_py.generate,
     "rust/src/validate/generated.rs": validator_rust.generate,
 }
 
