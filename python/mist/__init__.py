@@ -20,7 +20,7 @@ from .core.backend import backend
 from .core.runtime import configure, disabled as _disabled, flush, shutdown, stats
 from .costs import unpriced as _unpriced
 from .errors import BudgetExceeded, ConfigError
-from .instrumentation import instrument
+from .instrument import instrument, uninstrument
 from .tracing import Span, Trace, current_span, step, traceparent
 from .tracing.scores import score
 from .validation import validate
@@ -29,7 +29,7 @@ from .validation.reader import read
 __all__ = [
     "configure", "flush", "shutdown", "stats", "backend",
     "trace", "span", "step", "Span", "Trace", "current_span", "traceparent",
-    "emit_span", "score", "instrument", "on_alert", "read", "validate",
+    "emit_span", "score", "instrument", "uninstrument", "on_alert", "read", "validate",
     "BudgetExceeded", "ConfigError", "codec", "alerts",
 ]
 __version__ = "0.1.0"

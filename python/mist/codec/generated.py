@@ -26,7 +26,7 @@ REQUIRED: Dict[str, Tuple[str, ...]] = {
     'eval.result': ('suite', 'task', 'passed', 'score', 'baseline_score', 'delta', 'duration_ms'),
 }
 #: Well-known span attrs and their JSON types.
-WELL_KNOWN_ATTRS: Dict[str, str] = {'model': 'string', 'provider': 'string', 'tokens_in': 'integer', 'tokens_out': 'integer', 'tokens_cache_read': 'integer', 'tokens_cache_write': 'integer', 'tokens_reasoning': 'integer', 'cost_usd': 'number', 'latency_ms': 'number', 'finish_reason': 'string', 'error': 'string', 'error_type': 'string', 'step': 'integer', 'retry': 'integer', 'input': 'any', 'output': 'any', 'unpriced': 'boolean'}
+WELL_KNOWN_ATTRS: Dict[str, str] = {'model': 'string', 'provider': 'string', 'tokens_in': 'integer', 'tokens_out': 'integer', 'tokens_cache_read': 'integer', 'tokens_cache_write': 'integer', 'tokens_cache_write_1h': 'integer', 'tokens_reasoning': 'integer', 'cost_usd': 'number', 'latency_ms': 'number', 'finish_reason': 'string', 'error': 'string', 'error_type': 'string', 'step': 'integer', 'retry': 'integer', 'input': 'any', 'output': 'any', 'unpriced': 'boolean'}
 ATTR_PATTERNS: Dict[str, str] = {'^score\\.': 'number'}
 
 

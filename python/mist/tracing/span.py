@@ -9,7 +9,7 @@ from typing import Any, Optional, Union
 from ..costs import pricing as _costs
 from ..core.backend import core
 from ..errors import ConfigError
-from ..usage import from_response  # TEMP until providers lands
+from ..providers import from_response
 from . import budget as _budget
 from .context import _current, current_span, traceparent  # noqa: F401  (re-exported)
 from .scores import late_score

@@ -17,6 +17,7 @@ pub const WELL_KNOWN_ATTRS: &[(&str, &str)] = &[
     ("tokens_out", "integer"),
     ("tokens_cache_read", "integer"),
     ("tokens_cache_write", "integer"),
+    ("tokens_cache_write_1h", "integer"),
     ("tokens_reasoning", "integer"),
     ("cost_usd", "number"),
     ("latency_ms", "number"),

@@ -301,6 +301,7 @@ fn c_Attrs(v: &Val, p: &Path, e: &mut Errs) {
                 b"tokens_out" => { c_count(x, &kp, e); }
                 b"tokens_cache_read" => { c_count(x, &kp, e); }
                 b"tokens_cache_write" => { c_count(x, &kp, e); }
+                b"tokens_cache_write_1h" => { c_count(x, &kp, e); }
                 b"tokens_reasoning" => { c_count(x, &kp, e); }
                 b"cost_usd" => { c_Attrs_cost_usd(x, &kp, e); }
                 b"latency_ms" => { c_Attrs_latency_ms(x, &kp, e); }
