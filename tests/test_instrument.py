@@ -2,13 +2,16 @@
 
 Nothing here mocks an SDK object: the clients send real HTTP requests to ``tests/llm_server.py``,
 which answers with JSON or SSE shaped like the providers' documented responses. Token counts and
-costs are checked against hand computation from the price table's per-million prices.
+costs are checked against hand computation from the price table's per-million prices. The suite
+runs on both backends (native and ``MIST_PURE_PYTHON=1``): instrumentation is the same Python code
+on both, so these tests check that its spans are written alike through either core.
 """
 from __future__ import annotations
 
 import asyncio
 import gc
-import weakref
+import json
+import time
 import warnings
 
 import pytest
@@ -17,9 +20,10 @@ openai = pytest.importorskip("openai")
 anthropic = pytest.importorskip("anthropic")
 
 import mist  # noqa: E402
-import mist.instrumentation as instrument_module  # noqa: E402
 import mist.testing  # noqa: E402
+from conftest import ROOT, run_python  # noqa: E402
 from llm_server import LLMServer  # noqa: E402
+from mist.instrument import call as call_module, instrument, is_instrumented, uninstrument  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "What is 6 times 7?"}]
 
@@ -69,23 +73,27 @@ def plain_openai(srv, **kw):
     return openai.OpenAI(base_url=srv.openai_url, api_key="sk-test-dummy", **kw)
 
 
+def plain_anthropic(srv, **kw):
+    return anthropic.Anthropic(base_url=srv.anthropic_url, api_key="sk-ant-test-dummy", max_retries=0,
+                               http_client=anthropic.DefaultHttpxClient(verify=False), **kw)
+
+
 def oa(srv, **kw):
-    return mist.instrument(plain_openai(srv, **kw))
+    return instrument(plain_openai(srv, **kw))
 
 
 def aoa(srv, **kw):
-    return mist.instrument(openai.AsyncOpenAI(base_url=srv.openai_url, api_key="sk-test-dummy", max_retries=0,
-                                              http_client=openai.DefaultAsyncHttpxClient(verify=False), **kw))
+    return instrument(openai.AsyncOpenAI(base_url=srv.openai_url, api_key="sk-test-dummy", max_retries=0,
+                                         http_client=openai.DefaultAsyncHttpxClient(verify=False), **kw))
 
 
 def an(srv, **kw):
-    return mist.instrument(anthropic.Anthropic(base_url=srv.anthropic_url, api_key="sk-ant-test-dummy", max_retries=0,
-                                               http_client=anthropic.DefaultHttpxClient(verify=False), **kw))
+    return instrument(plain_anthropic(srv, **kw))
 
 
 def aan(srv, **kw):
-    return mist.instrument(anthropic.AsyncAnthropic(base_url=srv.anthropic_url, api_key="sk-ant-test-dummy", max_retries=0,
-                                                    http_client=anthropic.DefaultAsyncHttpxClient(verify=False), **kw))
+    return instrument(anthropic.AsyncAnthropic(base_url=srv.anthropic_url, api_key="sk-ant-test-dummy", max_retries=0,
+                                               http_client=anthropic.DefaultAsyncHttpxClient(verify=False), **kw))
 
 
 def only(cap, operation):
@@ -95,11 +103,11 @@ def only(cap, operation):
 
 
 def chat_kwargs(**kw):
-    return dict(model="gpt-4o-mini", messages=PROMPT, **kw)
+    return {"model": "gpt-4o-mini", "messages": PROMPT, **kw}
 
 
 def msg_kwargs(**kw):
-    return dict(model="claude-haiku-4-5", max_tokens=256, messages=PROMPT, **kw)
+    return {"model": "claude-haiku-4-5", "max_tokens": 256, "messages": PROMPT, **kw}
 
 
 def assert_chat_usage(attrs):
@@ -111,12 +119,23 @@ def assert_chat_usage(attrs):
     assert attrs["cost_usd"] == pytest.approx(CHAT_COST, rel=1e-9)
 
 
+def assert_responses_usage(attrs):
+    assert attrs["model"] == "o4-mini-2025-04-16" and attrs["provider"] == "openai"
+    assert (attrs["tokens_in"], attrs["tokens_out"], attrs["tokens_cache_read"], attrs["tokens_reasoning"]) == (
+        1500, 420, 1024, 256)
+    assert attrs["finish_reason"] == "completed"
+    assert attrs["cost_usd"] == pytest.approx(RESPONSES_COST, rel=1e-9)
+
+
 def assert_messages_usage(attrs, tokens_out=503):
     assert attrs["model"] == "claude-haiku-4-5-20251001"
     assert attrs["provider"] == "anthropic"
     assert attrs["tokens_in"] == 100 + 1800 + 248
     assert (attrs["tokens_cache_read"], attrs["tokens_cache_write"]) == (1800, 248)
     assert attrs["tokens_out"] == tokens_out
+    if tokens_out == 503:
+        assert attrs["finish_reason"] == "end_turn"
+        assert attrs["cost_usd"] == pytest.approx(MESSAGES_COST, rel=1e-9)
 
 
 # ---------------------------------------------------------------------------------- non-streaming
@@ -135,11 +154,7 @@ def test_chat_completion_span(cap, srv):
 def test_responses_span(cap, srv):
     r = oa(srv).responses.create(model="o4-mini", input="What is 6 times 7?")
     assert r.output_text == srv.text
-    a = only(cap, "responses")["attrs"]
-    assert a["model"] == "o4-mini-2025-04-16" and a["provider"] == "openai"
-    assert (a["tokens_in"], a["tokens_out"], a["tokens_cache_read"], a["tokens_reasoning"]) == (1500, 420, 1024, 256)
-    assert a["finish_reason"] == "completed"
-    assert a["cost_usd"] == pytest.approx(RESPONSES_COST, rel=1e-9)
+    assert_responses_usage(only(cap, "responses")["attrs"])
 
 
 def test_embeddings_span(cap, srv):
@@ -169,21 +184,34 @@ def test_chat_parse_span(cap, srv):
     assert_chat_usage(only(cap, "chat")["attrs"])
 
 
-def test_raw_response_is_recorded_without_consuming_it(cap, srv):
-    raw = oa(srv).chat.completions.with_raw_response.create(**chat_kwargs())
-    assert raw.headers["x-request-id"].startswith("req_")
-    assert raw.parse().choices[0].message.content == srv.text
-    assert_chat_usage(only(cap, "chat")["attrs"])
-
-
 def test_anthropic_message_adds_cache_tokens_to_input(cap, srv):
     m = an(srv).messages.create(**msg_kwargs())
     assert m.content[0].text == srv.text
     s = only(cap, "messages")
     assert s["status"] == "ok"
     assert_messages_usage(s["attrs"])
-    assert s["attrs"]["finish_reason"] == "end_turn"
-    assert s["attrs"]["cost_usd"] == pytest.approx(MESSAGES_COST, rel=1e-9)
+
+
+def test_anthropic_one_hour_cache_writes(cap, srv):
+    """Anthropic reports which cache writes have the 1-hour TTL (charged 2x input, where 5-minute
+    writes cost 1.25x): ``tokens_cache_write_1h``, from responses and from streams alike."""
+    srv.anthropic_usage = {"input_tokens": 100, "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 3000,
+                           "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+                           "output_tokens": 500}
+    client, kw = an(srv), msg_kwargs(model="claude-sonnet-4-5")
+    client.messages.create(**kw)
+    list(client.messages.create(**kw, stream=True))
+    with client.messages.stream(**kw) as stream:
+        stream.get_final_message()
+    # claude-sonnet-4-5: input 3.00, cache read 0.30, 5-minute writes 3.75, 1-hour writes 6.00, output 15.00
+    cost = (100 * 3.00 + 1000 * 0.30 + 1000 * 3.75 + 2000 * 6.00 + 500 * 15.00) / 1e6
+    spans = cap.spans("messages")
+    assert len(spans) == 3
+    for s in spans:
+        a = s["attrs"]
+        assert (a["tokens_in"], a["tokens_cache_read"], a["tokens_cache_write"], a["tokens_cache_write_1h"]) == (
+            4100, 1000, 3000, 2000)
+        assert a["cost_usd"] == pytest.approx(cost, rel=1e-9)
 
 
 def test_unknown_model_is_flagged_not_priced_at_zero(cap, srv):
@@ -191,6 +219,85 @@ def test_unknown_model_is_flagged_not_priced_at_zero(cap, srv):
     a = only(cap, "chat")["attrs"]
     assert a["unpriced"] is True and "cost_usd" not in a
     assert [x["metric"] for x in cap.alerts()].count("unpriced_model") == 1
+
+
+# ---------------------------------------------------------------------------------- raw responses
+
+
+def test_raw_response_is_recorded_without_consuming_it(cap, srv):
+    raw = oa(srv).chat.completions.with_raw_response.create(**chat_kwargs())
+    assert raw.headers["x-request-id"].startswith("req_")
+    assert_chat_usage(only(cap, "chat")["attrs"])  # complete when the call returned
+    assert raw.parse().choices[0].message.content == srv.text
+    m = an(srv).messages.with_raw_response.create(**msg_kwargs())
+    assert_messages_usage(only(cap, "messages")["attrs"])
+    assert m.parse().content[0].text == srv.text
+
+
+def test_streaming_response_is_recorded_when_parsed(cap, srv):
+    """``with_streaming_response`` returns an unread response: the answer is recorded when the
+    caller parses it, the span ends then (or when the block is left, whichever comes first)."""
+    client, aclient = oa(srv), an(srv)
+    with client.chat.completions.with_streaming_response.create(**chat_kwargs()) as response:
+        assert isinstance(response, openai.APIResponse) and response.headers["x-request-id"].startswith("req_")
+        assert cap.spans("chat") == []  # nothing read yet
+        assert response.parse().choices[0].message.content == srv.text
+        assert_chat_usage(only(cap, "chat")["attrs"])  # complete once parsed
+        assert response.parse().choices[0].message.content == srv.text  # the SDK's cache, recorded once
+    with client.responses.with_streaming_response.create(model="o4-mini", input="hi") as response:
+        assert response.json()["output"][0]["content"][0]["text"] == srv.text
+    with aclient.messages.with_streaming_response.create(**msg_kwargs()) as response:
+        assert response.parse().content[0].text == srv.text
+    assert len(cap.spans("chat")) == 1
+    assert_responses_usage(only(cap, "responses")["attrs"])
+    assert_messages_usage(only(cap, "messages")["attrs"])
+
+
+def test_streaming_response_left_unread_ends_when_closed(cap, srv):
+    with oa(srv).chat.completions.with_streaming_response.create(**chat_kwargs()) as response:
+        assert response.status_code == 200
+    s = only(cap, "chat")
+    assert s["status"] == "ok" and "tokens_in" not in s["attrs"] and s["attrs"]["latency_ms"] > 0
+
+
+def test_streaming_response_of_a_stream_traces_the_parsed_stream(cap, srv):
+    client, aclient = oa(srv), an(srv)
+    with client.chat.completions.with_streaming_response.create(**chat_kwargs(stream=True)) as response:
+        chunks = list(response.parse())
+    assert all(c.choices for c in chunks)  # the usage chunk mist asked for stays hidden
+    s = only(cap, "chat")
+    assert "stream_end" not in s["attrs"] and s["attrs"]["ttft_ms"] > 0
+    assert_chat_usage(s["attrs"])
+    with aclient.messages.with_streaming_response.create(**msg_kwargs(stream=True)) as response:
+        stream = response.parse()
+        assert isinstance(stream, anthropic.Stream)
+        next(iter(stream))  # then the block is left early
+    assert only(cap, "messages")["attrs"]["stream_end"] == "closed"
+    raw = client.responses.with_raw_response.create(model="o4-mini", input="hi", stream=True)
+    events = list(raw.parse())
+    assert events[-1].type == "response.completed"
+    assert_responses_usage(only(cap, "responses")["attrs"])
+
+
+def test_async_raw_and_streaming_responses(cap, srv):
+    async def main():
+        client, aclient = aoa(srv), aan(srv)
+        raw = await client.chat.completions.with_raw_response.create(**chat_kwargs())
+        assert raw.parse().choices[0].message.content == srv.text
+        raw = await aclient.messages.with_raw_response.create(**msg_kwargs())  # an unread async body
+        assert (await raw.parse()).content[0].text == srv.text
+        async with aclient.messages.with_streaming_response.create(**msg_kwargs(stream=True)) as response:
+            assert [e.type async for e in await response.parse()][-1] == "message_stop"
+        async with client.chat.completions.with_streaming_response.create(**chat_kwargs()) as response:
+            pass  # left unread
+
+    asyncio.run(main())
+    chats, msgs = cap.spans("chat"), cap.spans("messages")
+    assert len(chats) == 2 and len(msgs) == 2
+    assert_chat_usage(chats[0]["attrs"])
+    assert "tokens_in" not in chats[1]["attrs"]
+    for m in msgs:
+        assert_messages_usage(m["attrs"])
 
 
 # ---------------------------------------------------------------------------------- streaming, sync
@@ -204,13 +311,17 @@ def test_chat_stream_consumed_fully_looks_like_the_plain_client(cap, srv):
     plain = plain_openai(srv)
     expected = _dump(list(plain.chat.completions.create(**chat_kwargs(stream=True))))
     stream = oa(srv).chat.completions.create(**chat_kwargs(stream=True))
-    assert isinstance(stream, openai.Stream)
+    assert isinstance(stream, openai.Stream) and stream.__class__ is openai.Stream
+    assert repr(stream).startswith("<openai.Stream")
     assert stream.response.status_code == 200  # attribute passthrough
+    stream.mist_note = "kept"  # attributes land on the SDK stream
+    assert stream.mist_note == "kept"
     got = list(stream)
     # The usage chunk requested for tracing is consumed by the wrapper: the caller sees exactly
     # what an uninstrumented client shows.
     assert _dump(got) == expected
     assert all(c.choices for c in got)
+    assert list(stream) == []
     assert srv.bodies("/v1/chat/completions")[-1]["stream_options"] == {"include_usage": True}
     s = only(cap, "chat")
     assert s["status"] == "ok" and "stream_end" not in s["attrs"]
@@ -234,6 +345,13 @@ def test_chat_stream_iterated_straight_from_the_call(cap, srv):
     assert "stream_end" not in m["attrs"] and m["attrs"]["tokens_out"] > 0
 
 
+def test_chat_stream_next_then_for(cap, srv):
+    stream = oa(srv).chat.completions.create(**chat_kwargs(stream=True))
+    rest = [next(stream)] + list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in rest) == srv.text
+    assert_chat_usage(only(cap, "chat")["attrs"])
+
+
 def test_chat_stream_keeps_the_callers_stream_options(cap, srv):
     client = oa(srv)
     got = list(client.chat.completions.create(**chat_kwargs(stream=True, stream_options={"include_usage": True})))
@@ -248,7 +366,7 @@ def test_chat_stream_keeps_the_callers_stream_options(cap, srv):
 
 
 def test_include_usage_false_leaves_requests_untouched(cap, srv):
-    client = instrument_module.instrument(plain_openai(srv), include_usage=False)
+    client = instrument(plain_openai(srv), include_usage=False)
     assert "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**chat_kwargs(stream=True))) == srv.text
     assert "stream_options" not in srv.bodies("/v1/chat/completions")[0]
     assert "tokens_in" not in only(cap, "chat")["attrs"]
@@ -262,6 +380,8 @@ def test_chat_stream_broken_off_and_closed(cap, srv):
     s = only(cap, "chat")
     assert s["status"] == "ok" and s["attrs"]["stream_end"] == "closed"
     assert "tokens_in" not in s["attrs"]  # usage only comes at the end
+    stream.close()  # closing again ends nothing more
+    assert len(cap.spans("chat")) == 1
 
 
 def test_chat_stream_with_block_left_early(cap, srv):
@@ -278,22 +398,25 @@ def test_abandoned_stream_ends_its_span(cap, srv):
     gc.collect()
     s = only(cap, "chat")
     assert s["status"] == "ok" and s["attrs"]["stream_end"] == "abandoned"
+    stream = an(srv).messages.create(**msg_kwargs(stream=True))
+    next(stream)
+    next(stream)  # message_start read: its input counts are kept
+    del stream
+    gc.collect()
+    m = only(cap, "messages")
+    assert m["attrs"]["stream_end"] == "abandoned" and m["attrs"]["tokens_in"] == 2148
 
 
 def test_responses_stream(cap, srv):
     events = list(oa(srv).responses.create(model="o4-mini", input="hi", stream=True))
     assert events[-1].type == "response.completed"
-    a = only(cap, "responses")["attrs"]
-    assert (a["tokens_in"], a["tokens_out"], a["finish_reason"]) == (1500, 420, "completed")
-    assert a["cost_usd"] == pytest.approx(RESPONSES_COST, rel=1e-9)
+    assert_responses_usage(only(cap, "responses")["attrs"])
 
 
 def test_anthropic_raw_stream(cap, srv):
     events = list(an(srv).messages.create(**msg_kwargs(stream=True)))
     assert [e.type for e in events][0] == "message_start" and events[-1].type == "message_stop"
-    a = only(cap, "messages")["attrs"]
-    assert_messages_usage(a)
-    assert a["cost_usd"] == pytest.approx(MESSAGES_COST, rel=1e-9)
+    assert_messages_usage(only(cap, "messages")["attrs"])
 
 
 def test_stream_error_midway_is_recorded_and_reraised(cap, srv):
@@ -343,8 +466,7 @@ def test_openai_responses_stream_helper(cap, srv):
     with oa(srv).responses.stream(model="o4-mini", input="hi") as stream:
         final = stream.get_final_response()
     assert final.output_text == srv.text
-    a = only(cap, "responses")["attrs"]
-    assert (a["tokens_in"], a["tokens_out"]) == (1500, 420)
+    assert_responses_usage(only(cap, "responses")["attrs"])
 
 
 def test_anthropic_stream_helper_text_stream_and_final_message(cap, srv):
@@ -356,8 +478,6 @@ def test_anthropic_stream_helper_text_stream_and_final_message(cap, srv):
     s = only(cap, "messages")
     assert s["status"] == "ok" and "stream_end" not in s["attrs"]
     assert_messages_usage(s["attrs"])
-    assert s["attrs"]["finish_reason"] == "end_turn"
-    assert s["attrs"]["cost_usd"] == pytest.approx(MESSAGES_COST, rel=1e-9)
 
 
 def test_anthropic_stream_helper_get_final_text_only(cap, srv):
@@ -371,7 +491,7 @@ def test_anthropic_stream_helper_left_early(cap, srv):
         next(iter(stream.text_stream))
     s = only(cap, "messages")
     assert s["attrs"]["stream_end"] == "closed"
-    assert s["attrs"]["tokens_in"] == 2148 and s["attrs"]["tokens_out"] == 1  # as of message_start
+    assert_messages_usage(s["attrs"], tokens_out=1)  # as of message_start
 
 
 def test_anthropic_stream_helper_failure(cap, srv):
@@ -497,7 +617,7 @@ def test_sdk_retries_stay_inside_one_span(cap, srv):
     assert s["status"] == "ok" and s["attrs"]["tokens_in"] == 2006
 
 
-# ---------------------------------------------------------------------------------- parents
+# ---------------------------------------------------------------------------------- parents, order
 
 
 def test_parents_inside_trace_and_span(cap, srv):
@@ -505,22 +625,28 @@ def test_parents_inside_trace_and_span(cap, srv):
 
     def on_request(request):
         cur = mist.current_span()
-        seen.append(cur.operation if cur is not None else None)
+        seen.append((cur.operation, cur.attrs.get("model")) if cur is not None else None)
 
     client = oa(srv, http_client=openai.DefaultHttpxClient(verify=False, event_hooks={"request": [on_request]}))
     aclient = an(srv)
+    client.chat.completions.create(**chat_kwargs())
+    assert mist.current_span() is None  # restored after the call
     with mist.trace("agent") as t:
         with mist.span("plan") as plan:
             client.chat.completions.create(**chat_kwargs())
             stream = client.chat.completions.create(**chat_kwargs(stream=True))
+            assert mist.current_span() is plan
         list(stream)  # consumed outside "plan": still its child
         aclient.messages.create(**msg_kwargs())
         assert mist.current_span() is t
-    assert seen == ["chat", "chat"]  # the call's span is current while the SDK sends the request
-    chats, msg = cap.spans("chat"), only(cap, "messages")
+    # the call's span is current while the SDK sends the request
+    assert seen == [("chat", "gpt-4o-mini")] * 3
+    lone, *chats = cap.spans("chat")
+    msg = only(cap, "messages")
+    assert "parent_id" not in lone and lone["trace_id"] != t.trace_id
     assert [c["parent_id"] for c in chats] == [plan.span_id, plan.span_id]
     assert msg["parent_id"] == t.span_id
-    assert {s["trace_id"] for s in cap.spans()} == {t.trace_id}
+    assert {s["trace_id"] for s in cap.spans() if s["span_id"] != lone["span_id"]} == {t.trace_id}
 
 
 def test_async_tasks_get_their_own_parents(cap, srv):
@@ -536,6 +662,57 @@ def test_async_tasks_get_their_own_parents(cap, srv):
 
     ids = asyncio.run(main())
     assert sorted(s["parent_id"] for s in cap.spans("chat")) == sorted(ids)
+
+
+def test_a_call_span_is_complete_when_the_call_returns(cap, srv):
+    """The span is ended, priced and emitted on the caller's thread before the call returns (and
+    before the last event of a stream reaches the caller), so lines are in the order calls end."""
+    calls = []
+
+    def on_request(request):
+        calls.append(mist.current_span())
+
+    client = oa(srv, http_client=openai.DefaultHttpxClient(verify=False, event_hooks={"request": [on_request]}))
+    client.chat.completions.create(**chat_kwargs())
+    span = calls[-1]
+    assert span.end_ns > 0 and span.attrs["cost_usd"] == pytest.approx(CHAT_COST, rel=1e-9)
+    mist.emit_span("after", time.time_ns(), time.time_ns() + 1)
+    stream = client.chat.completions.create(**chat_kwargs(stream=True))
+    chunks = list(stream)
+    assert calls[-1].end_ns > 0 and chunks
+    ops = [json.loads(line)["payload"]["operation"] for line in cap.lines()]
+    assert ops == ["chat", "after", "chat"]
+
+
+@pytest.mark.parametrize("root", ["span", "step"])
+def test_trace_cost_alert_counts_every_call_of_the_trace(traced, srv, root):
+    """The alert engine sums a trace's cost when its root ends: every instrumented call of the
+    trace has reached it by then, whether the root is a ``mist.span`` or a ``@mist.step``."""
+    from mist.alerts import AlertEngine, pipeline
+
+    pipeline._engine = AlertEngine(min_observations=5)
+    client = oa(srv)
+
+    def run(calls):
+        for _ in range(calls):
+            client.chat.completions.create(**chat_kwargs())
+
+    if root == "span":
+        def agent(calls):
+            with mist.span("agent"):
+                run(calls)
+    else:
+        agent = mist.step("agent")(run)
+    for _ in range(30):
+        agent(1)
+    for _ in range(8):
+        agent(3)
+    mist.flush()
+    fired = [a for a in traced.alerts() if a["metric"] == "trace_cost_usd"]
+    assert len(fired) == 1 and fired[0]["series"] == {"operation": "agent"}, fired
+    assert fired[0]["baseline"] == pytest.approx(CHAT_COST, rel=0.01)  # one call's cost per run
+    assert fired[0]["value"] > 1.05 * CHAT_COST
+    assert pipeline.engine().state_dict()["traces"] == []  # no call arrived after its root
 
 
 # ---------------------------------------------------------------------------------- budgets
@@ -571,6 +748,9 @@ def test_budget_stops_stream_helpers_and_async_calls_before_the_request(cap, srv
             client.messages.stream(**msg_kwargs())
         with pytest.raises(mist.BudgetExceeded):
             client.messages.create(**msg_kwargs(stream=True))
+        with pytest.raises(mist.BudgetExceeded):
+            with oa(srv).chat.completions.with_streaming_response.create(**chat_kwargs()):
+                pass  # pragma: no cover
 
         async def later():
             with pytest.raises(mist.BudgetExceeded):
@@ -617,25 +797,34 @@ def test_secrets_in_prompts_never_reach_a_sink(_captured, srv):
         with aclient.messages.stream(model="claude-haiku-4-5", max_tokens=64, messages=prompt, system=EMAIL) as s:
             s.get_final_message()
         aclient.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=prompt)
+        with client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=prompt) as r:
+            r.parse()
         srv.fail_next(400, message=f"messages[0].content: {prompt[0]['content']!r} is not allowed")  # errors can quote input
         with pytest.raises(openai.BadRequestError) as ei:
             client.chat.completions.create(model="gpt-4o-mini", messages=prompt)
         assert SECRET_KEY in str(ei.value)  # the application still gets the SDK's own message
         blob = b"\n".join(cap.lines())
         spans = cap.spans()
-    assert len([s for s in spans if s["operation"] in ("chat", "responses", "messages")]) == 6
+    assert len([s for s in spans if s["operation"] in ("chat", "responses", "messages")]) == 7
     failed = [s for s in spans if s["status"] == "error"]
     assert len(failed) == 1 and "[REDACTED:openai-key]" in failed[0]["attrs"]["error"]
     for secret in (SECRET_KEY, SECRET_KEY[8:], EMAIL):
         assert secret.encode() not in blob
     assert b"[REDACTED:openai-key]" in blob and b"[REDACTED:email]" in blob
-    chat = [s for s in spans if s["operation"] == "chat"][0]["attrs"]
-    assert chat["input"] == [{"role": "user", "content": "My key is [REDACTED:openai-key]; write to [REDACTED:email]."}]
-    assert chat["output"] == "Noted: [REDACTED:openai-key] belongs to [REDACTED:email]."
+    chats = [s["attrs"] for s in spans if s["operation"] == "chat" and s["status"] == "ok"]
+    assert len(chats) == 3
+    for chat in chats:
+        assert chat["input"] == [{"role": "user", "content": "My key is [REDACTED:openai-key]; write to [REDACTED:email]."}]
+        assert chat["output"] == "Noted: [REDACTED:openai-key] belongs to [REDACTED:email]."
+    messages = [s["attrs"] for s in spans if s["operation"] == "messages"]
+    assert messages[0]["input"][0] == {"role": "system", "content": "[REDACTED:email]"}
+    assert all(m["output"] == chats[0]["output"] for m in messages)
 
 
 def test_captured_content_is_size_capped(cap, srv, monkeypatch):
-    monkeypatch.setattr(mist._runtime.settings, "capture_content", True)
+    from mist.core import runtime
+
+    monkeypatch.setattr(runtime.settings, "capture_content", True)
     srv.text, srv.chunk_chars = "x" * 20000, 2500
     list(oa(srv).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "y" * 9000}], stream=True))
     a = only(cap, "chat")["attrs"]
@@ -648,17 +837,50 @@ def test_captured_content_is_size_capped(cap, srv, monkeypatch):
 
 def test_instrument_is_idempotent_and_returns_the_same_client(cap, srv):
     raw = plain_openai(srv)
-    create = mist.instrument(raw).chat.completions.create
-    assert mist.instrument(raw) is raw and mist.instrument(raw).chat.completions.create is create
-    assert instrument_module.is_instrumented(raw)
+    create = instrument(raw).chat.completions.create
+    assert instrument(raw) is raw and instrument(raw).chat.completions.create is create
+    assert is_instrumented(raw)
     raw.chat.completions.create(**chat_kwargs())
     assert len(cap.spans("chat")) == 1
 
 
-def test_with_options_copies_are_instrumented(cap, srv):
+def test_with_options_and_copy_are_instrumented(cap, srv):
     oa(srv).with_options(timeout=5.0).chat.completions.create(**chat_kwargs())
-    an(srv).with_options(timeout=5.0).messages.create(**msg_kwargs())
-    assert len(cap.spans("chat")) == 1 and len(cap.spans("messages")) == 1
+    an(srv).copy(timeout=5.0).messages.create(**msg_kwargs())
+    no_usage = instrument(plain_openai(srv), include_usage=False).with_options(timeout=5.0)
+    list(no_usage.chat.completions.create(**chat_kwargs(stream=True)))  # the copy keeps include_usage=False
+    assert "stream_options" not in srv.bodies("/v1/chat/completions")[-1]
+    assert len(cap.spans("chat")) == 2 and len(cap.spans("messages")) == 1
+
+
+def test_uninstrument_restores_every_method(cap, srv):
+    client = plain_openai(srv)
+    cached = client.chat.completions.with_raw_response  # made before instrumenting: made again after
+    assert instrument(client) is client
+    client.chat.completions.with_raw_response.create(**chat_kwargs())
+    copy = client.with_options(timeout=5.0)
+    assert is_instrumented(client) and is_instrumented(copy) and cached is not client.chat.completions.with_raw_response
+    assert uninstrument(client) is client and not is_instrumented(client)
+    assert "create" not in vars(client.chat.completions) and "with_options" not in vars(client)
+    sent = srv.count()
+    client.chat.completions.create(**chat_kwargs())
+    client.chat.completions.with_raw_response.create(**chat_kwargs())
+    list(client.chat.completions.create(**chat_kwargs(stream=True)))
+    with client.chat.completions.stream(**chat_kwargs()) as stream:
+        stream.get_final_completion()
+    client.with_options(timeout=5.0).chat.completions.create(**chat_kwargs())
+    assert not is_instrumented(client.copy())
+    assert "stream_options" not in srv.bodies()[sent + 2]  # requests untouched again
+    assert len(cap.spans("chat")) == 1  # the call made while instrumented
+    copy.chat.completions.create(**chat_kwargs())  # copies made while instrumented stay so
+    instrument(client).chat.completions.create(**chat_kwargs())  # and it can be instrumented again
+    assert len(cap.spans("chat")) == 3
+    aclient = an(srv)
+    uninstrument(aclient)
+    with aclient.messages.stream(**msg_kwargs()) as stream:
+        stream.get_final_message()
+    assert cap.spans("messages") == []
+    assert uninstrument(object()) is not None  # anything else: returned unchanged
 
 
 def test_a_failure_inside_instrumentation_never_breaks_the_call(cap, srv, monkeypatch):
@@ -667,276 +889,76 @@ def test_a_failure_inside_instrumentation_never_breaks_the_call(cap, srv, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("instrumentation bug")
 
-    monkeypatch.setattr(instrument_module._Call, "__init__", broken)  # the general path (streams, helpers)
-    monkeypatch.setattr(instrument_module, "Span", broken)  # and the common call's
-    monkeypatch.setattr(instrument_module, "_begin_call", instrument_module._no_begin_call)  # (native: Span made in Rust)
-    monkeypatch.setattr(instrument_module, "_begin_stream", instrument_module._no_begin_stream)  # (and the native stream)
+    monkeypatch.setattr(call_module, "Span", broken)
     assert client.chat.completions.create(**chat_kwargs()).choices[0].message.content == srv.text
     assert "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(**chat_kwargs(stream=True))) == srv.text
     with aclient.messages.stream(**msg_kwargs()) as s:
         assert s.get_final_text() == srv.text
+    assert cap.spans() == []
     monkeypatch.undo()
-    monkeypatch.setattr(instrument_module.OpenAIStreamUsage, "attrs", broken)
+    from mist.providers import openai as openai_provider
+
+    monkeypatch.setattr(openai_provider.Accumulator, "attrs", broken)
+    monkeypatch.setattr(call_module, "from_response", broken)
     assert len(list(client.chat.completions.create(**chat_kwargs(stream=True)))) == 9
-    assert srv.count() == 4
-    assert [s["status"] for s in cap.spans("chat")] == ["ok"]  # only the last call was traced
+    assert client.chat.completions.create(**chat_kwargs()).choices[0].message.content == srv.text
+    assert srv.count() == 5
+    assert [s["status"] for s in cap.spans("chat")] == ["ok", "ok"]  # traced, what could not be read left out
+    assert all("tokens_in" not in s["attrs"] for s in cap.spans("chat"))
 
 
 def test_unsupported_objects_are_returned_unchanged_with_a_warning():
     thing = object()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert mist.instrument(thing) is thing
+        assert instrument(thing) is thing
     assert any("not an OpenAI or Anthropic client" in str(w.message) for w in caught)
-    assert mist.instrument(None) is None
+    assert instrument(None) is None
 
 
 def test_mist_instrument_is_the_function_with_its_options(srv):
     client = plain_openai(srv)
-    assert mist.instrument is instrument_module.instrument
+    assert mist.instrument is instrument
     assert mist.instrument(client, include_usage=False) is client
 
 
-def test_latency_ms_rounds_exactly_like_round():
-    # _ms does in integer arithmetic what round(ns / 1e6, 3) does (float round is slow when cold)
-    import random
+def test_provider_from_the_client_class_and_host(cap, srv):
+    from mist.instrument import ClientInfo
 
-    rng = random.Random(7)
-    values = [0, 1, 499, 500, 501, 999, 1000, 1500, 2500, 1_234_500, 1_234_567, 2**53 - 1, 2**53, 2**60, -1, -1500]
-    values += [rng.randrange(10**k) for k in range(1, 16) for _ in range(2000)]
-    values += [rng.randrange(10**9) // 1000 * 1000 + r for r in (499, 500, 501) for _ in range(2000)]
-    for ns in values:
-        got, want = instrument_module._ms(ns), round(ns / 1e6, 3)
-        assert got == want and repr(got) == repr(want), ns
-    assert instrument_module._ms(1.5e6) == 1.5
+    oa(srv).chat.completions.create(**chat_kwargs())
+    assert only(cap, "chat")["attrs"]["provider"] == "openai"  # a loopback host: the SDK's family
+    assert ClientInfo.detect(openai.OpenAI(base_url="https://api.deepseek.com/v1", api_key="k"), True).provider == "deepseek"
+    azure = openai.AzureOpenAI(azure_endpoint="https://x.openai.azure.com", api_key="k", api_version="2024-10-21")
+    assert ClientInfo.detect(azure, True).provider == "azure.ai.openai"
+    assert ClientInfo.detect(plain_anthropic(srv), True).provider == "anthropic"
 
 
-# ---------------------------------------------------------------------------------- native call span
-
-
-def _normalised(span):
-    """A span payload without what differs from call to call (ids, clock readings)."""
-    s = {k: v for k, v in span.items() if k not in ("trace_id", "span_id", "parent_id", "start_ns", "end_ns")}
-    s["attrs"] = {k: "<clock>" if k in ("latency_ms", "ttft_ms") else v for k, v in s.get("attrs", {}).items()}
-    s["has_parent"] = "parent_id" in span
-    return s
-
-
-def _both_ways(cap, monkeypatch, run):
-    """The spans `run()` makes through the native begin/finish/end_stream and through the Python
-    path (_enter, _finish, _StreamTrace.finish)."""
-    out = []
-    for native in (True, False):
-        with monkeypatch.context() as m:
-            if not native:
-                m.setattr(instrument_module, "_begin_call", instrument_module._no_begin_call)
-                m.setattr(instrument_module, "_finish_call", instrument_module._no_finish_call)
-                m.setattr(instrument_module, "_end_stream", instrument_module._no_end_stream)
-                m.setattr(instrument_module, "_begin_stream", instrument_module._no_begin_stream)
-            cap.clear()
-            run()
-            out.append([_normalised(s) for s in cap.spans()])
-    return out
-
-
-def test_native_call_span_matches_the_python_path(cap, srv, monkeypatch):
-    if not hasattr(mist._backend.core, "begin_call"):
-        pytest.skip("the pure core has no native call span: both ways are the Python path")
-
-    def calls():
-        client, aclient = oa(srv), an(srv)
-        client.chat.completions.create(**chat_kwargs())
-        client.chat.completions.create(model="loopback-model-unpriced-y2", messages=PROMPT)  # unknown: the Python pricer
-        client.responses.create(model="o4-mini", input="hi")  # not read natively: _finish
-        client.embeddings.create(model="text-embedding-3-small", input=["a"])
-        aclient.messages.create(**msg_kwargs())
-        with mist.trace("agent"):
-            with mist.span("plan"):
-                client.chat.completions.create(**chat_kwargs())
-            aclient.messages.create(**msg_kwargs())
-        with mist.trace("budgeted", budget_usd=10.0):  # a budget: _enter / Span.end charge it
-            client.chat.completions.create(**chat_kwargs())
-        # the general path (_Call.start begins natively too): a stream, a raw response, a helper
-        list(client.chat.completions.create(**chat_kwargs(stream=True)))
-        client.chat.completions.with_raw_response.create(**chat_kwargs()).parse()
-        with aclient.messages.stream(**msg_kwargs()) as s:
-            s.get_final_text()
-        with mist.span("outer"):
-            list(client.chat.completions.create(**chat_kwargs(stream=True)))
-        list(aclient.messages.create(**msg_kwargs(stream=True)))
-        list(client.chat.completions.create(**chat_kwargs(stream=True, stream_options={"include_usage": True})))
-        no_usage = mist.instrument(plain_openai(srv), include_usage=False)  # a stream without usage: no counts
-        list(no_usage.chat.completions.create(**chat_kwargs(stream=True)))
-        with mist.trace("budgeted stream", budget_usd=10.0):
-            list(client.chat.completions.create(**chat_kwargs(stream=True)))
-        asyncio.run(_async_streams(srv))
-
-    native, python = _both_ways(cap, monkeypatch, calls)
-    assert len(native) == 23 and native == python
-    assert any("ttft_ms" in s["attrs"] for s in native)
-
-
-def test_native_stream_ends_match_the_python_path(cap, srv, monkeypatch):
-    """Every way a sync stream ends (exhausted, closed, left in a with block, dropped, failing
-    midway, read by next(), through the OpenAI helper) gives the same span through the native
-    TracedStream and through _Call.start + _TracedStream."""
-    if not hasattr(mist._backend.core, "begin_stream"):
-        pytest.skip("the pure core has no native stream: both ways are the Python path")
-
-    def calls():
-        client, aclient = oa(srv), an(srv)
-        stream = client.chat.completions.create(**chat_kwargs(stream=True))
-        next(stream)
-        stream.close()
-        with client.chat.completions.create(**chat_kwargs(stream=True)) as stream:
-            for _ in stream:
-                break
-        stream = aclient.messages.create(**msg_kwargs(stream=True))
-        next(stream)
-        next(stream)
-        del stream
-        gc.collect()
-        first = client.chat.completions.create(**chat_kwargs(stream=True))
-        rest = [next(first)] + list(first)  # next() then a for loop on the same stream
-        assert "".join(c.choices[0].delta.content or "" for c in rest) == srv.text
-        srv.stream_error_after = 2
-        with pytest.raises(openai.APIError):
-            list(client.chat.completions.create(**chat_kwargs(stream=True)))
-        srv.stream_error_after = None
-        list(client.responses.create(model="o4-mini", input="hi", stream=True))  # typed events: read in Python
-        with client.chat.completions.stream(**chat_kwargs()) as s:
-            s.get_final_completion()
-        with client.chat.completions.stream(**chat_kwargs()) as s:
-            for _ in s:
-                break
-
-    native, python = _both_ways(cap, monkeypatch, calls)
-    assert len(native) == 8 and native == python
-    ends = [s["attrs"].get("stream_end") for s in native]
-    assert ends == ["closed", "closed", "abandoned", None, None, None, None, "closed"]
-    assert native[4]["status"] == "error" and native[5]["attrs"]["tokens_in"] == 1500
-
-
-def test_native_stream_is_the_sdk_stream_to_its_caller(cap, srv):
-    core = mist._backend.core
-    if not hasattr(core, "begin_stream"):
-        pytest.skip("native backend only")
-    client = oa(srv)
-    stream = client.chat.completions.create(**chat_kwargs(stream=True))
-    assert type(stream) is core.TracedStream  # the common stream takes the native proxy
-    assert isinstance(stream, openai.Stream) and stream.__class__ is openai.Stream
-    assert repr(stream).startswith("<openai.Stream")
-    stream.mist_note = "kept"  # attributes land on the SDK stream
-    assert stream.mist_note == "kept" and stream.response.status_code == 200
-    with pytest.raises(AttributeError):
-        stream._mist_missing
-    assert weakref.ref(stream)() is stream
-    assert len(list(stream)) == 9 and list(stream) == []
-    assert only(cap, "chat")["attrs"]["tokens_in"] == 2006
-
-
-def test_native_stream_hands_unread_events_to_the_python_accumulator(cap):
-    """An event the native readers leave to Python (here a float count) makes the Python
-    accumulator, carrying what was read so far (Anthropic's running input counts): the span says
-    what AnthropicStreamUsage fed every event says."""
-    core = mist._backend.core
-    if not hasattr(core, "begin_stream"):
-        pytest.skip("native backend only")
-    events = [
-        {"type": "message_start", "message": {"model": "claude-haiku-4-5-20251001",
-                                              "usage": {"input_tokens": 100, "cache_read_input_tokens": 50,
-                                                        "output_tokens": 1}}},
-        {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "hi"}},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 7.0}},
-        {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 9, "cache_creation_input_tokens": 10}},
-        {"type": "message_stop"},
-    ]
-    info = instrument_module._ClientInfo("anthropic", False, "anthropic", False, True)
-    stream = core.begin_stream("messages", {"model": "claude-haiku-4-5"}, "anthropic", "anthropic", False, False, info)
-    assert stream._mist_attach(iter(events)) is stream
-    assert list(stream) == events
-    acc = instrument_module.AnthropicStreamUsage()
-    for e in events:
-        acc.feed(e)
-    a = only(cap, "messages")["attrs"]
-    assert {k: a[k] for k in acc.attrs()} == acc.attrs()
-    assert (a["tokens_in"], a["tokens_cache_read"], a["tokens_cache_write"], a["tokens_out"], a["finish_reason"]) == (
-        160, 50, 10, 9, "end_turn")
-
-
-def test_native_stream_declines_what_it_does_not_handle(cap):
-    core = mist._backend.core
-    if not hasattr(core, "begin_stream"):
-        pytest.skip("native backend only")
-    info = instrument_module._ClientInfo("openai", False, "openai", False, True)
-    with mist.trace("budgeted", budget_usd=1.0):  # the budget check is _Call.start's
-        assert core.begin_stream("chat", {"model": "gpt-4o-mini"}, "openai", "openai", False, True, info) is None
-    kwargs = {"model": "gpt-4o-mini", "stream": True}
-    stream = core.begin_stream("chat", kwargs, "openai", "openai", False, True, info)
-    assert kwargs["stream_options"] == {"include_usage": True} and mist.current_span() is stream._mist_span
-    assert stream._mist_attach({"not": "a stream"}) is None  # the caller records it as a response
-    assert mist.current_span() is None and stream._mist_done
-    given = {"model": "gpt-4o-mini", "stream_options": {"include_usage": False}}
-    stream = core.begin_stream("chat", given, "openai", "openai", False, True, info)
-    assert given["stream_options"] == {"include_usage": False}  # the caller's stays
-    stream._mist_failed(RuntimeError("sk-" + "a" * 40 + " refused"))
-    s = cap.spans("chat")[-1]
-    assert s["status"] == "error" and "aaaaaaaa" not in s["attrs"]["error"]  # redacted in Python
-    stream._mist_failed(RuntimeError("twice"))  # ended once
-    assert len(cap.spans("chat")) == 1
-
-
-async def _async_streams(srv):
-    stream = await aoa(srv).chat.completions.create(**chat_kwargs(stream=True))
-    async for _ in stream:
-        pass
-    stream = await aan(srv).messages.create(**msg_kwargs(stream=True))
-    async for _ in stream:
-        pass
-
-
-def test_native_call_span_is_current_during_the_request_and_restored_after(cap, srv):
-    seen = []
-
-    def on_request(request):
-        cur = mist.current_span()
-        seen.append((cur.operation, cur.parent_id, cur.attrs.get("model")) if cur is not None else None)
-
-    client = oa(srv, http_client=openai.DefaultHttpxClient(verify=False, event_hooks={"request": [on_request]}))
-    client.chat.completions.create(**chat_kwargs())
-    assert mist.current_span() is None
-    with mist.span("outer") as outer:
-        client.chat.completions.create(**chat_kwargs())
-        assert mist.current_span() is outer
-    assert seen == [("chat", None, "gpt-4o-mini"), ("chat", outer.span_id, "gpt-4o-mini")]
-    inner = cap.spans("chat")
-    assert inner[1]["parent_id"] == outer.span_id and inner[1]["trace_id"] == outer.trace_id
-    assert "parent_id" not in inner[0] and inner[0]["trace_id"] != outer.trace_id
-
-
-def test_native_call_span_declines_what_it_does_not_handle(cap, srv):
-    core = mist._backend.core
-    if not hasattr(core, "begin_call"):
-        pytest.skip("native backend only")
-    import time
-
-    with mist.trace("budgeted", budget_usd=1.0):  # the budget check is _enter's
-        assert core.begin_call("chat", {"model": "gpt-4o-mini"}, "openai") is None
-    span = core.begin_call("chat", {"model": 42}, "openai")  # a model that is not a str is left out
-    assert isinstance(span, mist.tracing.Span) and span.attrs == {"provider": "openai"}
-    assert mist.current_span() is span
-    attrs_before = dict(span.attrs)
-    # a latency it does not round (negative): False, nothing changed (a response it does not read
-    # is read later in Python, or declined when nothing drains: tests/test_deferred.py)
-    future = time.perf_counter_ns() + 10**12
-    assert core.finish_call(span, {"model": "m", "usage": {"prompt_tokens": 1}}, "openai", False, future) is False
-    assert span.attrs == attrs_before and span.end_ns == 0 and mist.current_span() is span
-    assert core.finish_call(span, {"model": "gpt-4o-mini", "usage": {"prompt_tokens": 10, "completion_tokens": 2}},
-                            "openai", False, time.perf_counter_ns()) is True
-    assert mist.current_span() is None
-    a = only(cap, "chat")["attrs"]
-    assert span.end_ns > 0
-    assert (a["model"], a["tokens_in"], a["tokens_out"]) == ("gpt-4o-mini", 10, 2) and a["cost_usd"] > 0
-    # ended already: declines (Span.end emits once)
-    assert core.finish_call(span, {"model": "gpt-4o-mini", "usage": {"prompt_tokens": 1}}, "openai", False,
-                            time.perf_counter_ns()) is False
+def test_call_spans_survive_exit_and_fork(tmp_path):
+    """Spans of instrumented calls are written once: not lost at exit without a flush, not
+    doubled across fork (the child writes its own)."""
+    parent, child = tmp_path / "parent.jsonl", tmp_path / "child.jsonl"
+    code = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+import openai, mist
+from llm_server import LLMServer
+srv = LLMServer().start()
+def call(model):
+    client = mist.instrument(openai.OpenAI(base_url=srv.openai_url, api_key="k", max_retries=0))
+    client.chat.completions.create(model=model, messages=[{{"role": "user", "content": "hi"}}])
+mist.configure("file://{parent}", flush_interval=60)
+call("gpt-4o-mini")
+pid = os.fork()
+if pid == 0:
+    mist.configure("file://{child}", flush_interval=60)
+    call("gpt-4o")
+    os._exit(0 if mist.flush() else 1)
+assert os.waitpid(pid, 0)[1] == 0
+call("gpt-4.1-mini")
+# no flush: the exit handler writes what waits
+"""
+    r = run_python(code)
+    assert r.returncode == 0, r.stderr
+    models = lambda p: sorted(json.loads(x)["payload"]["attrs"]["model"] for x in p.read_bytes().splitlines())  # noqa: E731
+    assert models(parent) == ["gpt-4.1-mini", "gpt-4o-mini-2024-07-18"]
+    assert models(child) == ["gpt-4o-2024-08-06"]

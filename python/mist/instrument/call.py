@@ -10,6 +10,8 @@ from ..core import runtime as _runtime
 from ..errors import BudgetExceeded
 from ..providers import from_response, openai as _openai
 from ..tracing import Span
+from .responses import traced_response
+from .streams import helper_manager, traced_stream
 
 _perf = time.perf_counter_ns
 _RAW_HEADER = "X-Stainless-Raw-Response"  # set by the SDKs' with_raw_response / with_streaming_response
@@ -51,7 +53,8 @@ class Call:
             return None
         call = cls(span, op, info)
         try:
-            call.hide_usage = info.include_usage and _openai.add_stream_usage(op, kwargs)
+            if info.include_usage and kwargs.get("stream") is True:
+                call.hide_usage = _openai.add_stream_usage(op, kwargs)
             if _runtime.settings.capture_content:
                 call.capture = True
                 call.put("input", info.module.request_content(op, kwargs))
@@ -69,12 +72,8 @@ class Call:
             headers = kwargs.get("extra_headers")
             mode = headers.get(_RAW_HEADER) if headers else None
             if mode is not None:
-                from .responses import traced_response
-
                 return traced_response(result, self, streaming, mode)
             if streaming:
-                from .streams import traced_stream
-
                 stream = traced_stream(result, self)
                 if stream is not None:
                     return stream
@@ -132,7 +131,8 @@ class Call:
         if span.end_ns:
             return
         try:
-            span.attrs.setdefault("latency_ms", _ms(_perf() - self.t0))
+            if "latency_ms" not in span.attrs:
+                span.attrs["latency_ms"] = _ms(_perf() - self.t0)
             if exc is not None:
                 span.error(exc)
                 span.attrs["error"] = redactor().redact_text(span.attrs.get("error", ""))
@@ -200,7 +200,6 @@ def wrap_helper(original: Callable[..., Any], op: str, sends: bool, info: Any) -
     manager is wrapped only so that leaving its block ends the span. Anthropic's ``messages.stream``
     sends the request itself when its manager is entered: the span is made and the budget checked
     here, before any request."""
-    from .streams import helper_manager
 
     @functools.wraps(original)
     def stream(*args: Any, **kwargs: Any) -> Any:

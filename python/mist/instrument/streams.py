@@ -7,8 +7,6 @@ import sys
 import time
 from typing import Any, Optional
 
-from ..providers.openai import is_usage_only_chunk
-
 _perf = time.perf_counter_ns
 
 
@@ -48,20 +46,15 @@ class StreamState:
     """A traced stream's call, accumulator and clock. Holds no reference to the stream's proxy, so
     a dropped proxy is collected and ends the span."""
 
-    __slots__ = ("call", "acc", "first", "done")
+    __slots__ = ("call", "acc", "feed", "hide", "first", "done")
 
     def __init__(self, call: Any) -> None:
         self.call = call
         self.acc = call.info.module.Accumulator(keep_text=call.capture)
+        self.feed = self.acc.feed  # True for a usage-only chunk: hidden if mist asked for it (hide)
+        self.hide = call.hide_usage
         self.first = 0
         self.done = False
-
-    def feed(self, item: Any) -> bool:
-        """Note one event; True for the usage-only chunk mist asked for (hidden from the caller)."""
-        if not self.first:
-            self.first = _perf()
-        self.acc.feed(item)
-        return self.call.hide_usage and is_usage_only_chunk(item)
 
     def finish(self, exc: Optional[BaseException] = None, how: str = "complete") -> None:
         if not self.done:
@@ -104,7 +97,9 @@ class TracedStream(Proxy):
             except BaseException as exc:
                 state.finish(exc)
                 raise
-            if not state.feed(item):
+            if not state.first:
+                state.first = _perf()
+            if not (state.feed(item) and state.hide):
                 return item
 
     def __enter__(self) -> "TracedStream":
@@ -152,7 +147,9 @@ class TracedAsyncStream(Proxy):
             except BaseException as exc:
                 state.finish(exc)
                 raise
-            if not state.feed(item):
+            if not state.first:
+                state.first = _perf()
+            if not (state.feed(item) and state.hide):
                 return item
 
     async def __aenter__(self) -> "TracedAsyncStream":

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from . import anthropic, gemini, openai
-from .common import StreamAccumulator, get, text
+from .common import _NOTHING, StreamAccumulator, text, view
 
 __all__ = ["from_response", "provider_for_host", "family", "StreamAccumulator", "openai", "anthropic", "gemini"]
 
@@ -71,34 +71,39 @@ def from_response(obj: Any) -> Dict[str, Any]:
         return {}
 
 
+_NOT_RESPONSES = (str, bytes, int, float, bool, list, tuple)
+
+
 def _read(obj: Any) -> Dict[str, Any]:
-    if obj is None or isinstance(obj, (str, bytes, int, float, list, tuple)):
+    if obj is None or type(obj) in _NOT_RESPONSES:
         return {}
-    found = gemini.read(obj)
-    if found is not None:
-        return found
-    usage = get(obj, "usage")
-    if usage is None and get(obj, "object") != "response" and get(obj, "type") != "message":
-        return _bare_usage(obj)
-    if not openai.has_chat_usage(usage) and anthropic.is_message(obj, usage):
-        return anthropic.read(obj)
-    return openai.read(obj)
+    o = view(obj)
+    u = view(o.get("usage"))
+    if u is _NOTHING:  # no usage block: Gemini, a bare usage block, or a response without usage
+        found = gemini.read(o)
+        if found is not None:
+            return found
+        if o.get("object") != "response" and o.get("type") != "message":
+            return _bare_usage(o)
+    if not openai.is_chat_usage(u) and anthropic.is_message(o, u):
+        return anthropic.read(o)
+    return openai.read(o, u)
 
 
-def _bare_usage(obj: Any) -> Dict[str, Any]:
+def _bare_usage(o: Any) -> Dict[str, Any]:
     """A usage block on its own (``from_response(response.usage)``), or a response without usage."""
     attrs: Dict[str, Any] = {}
-    if openai.has_chat_usage(obj):
-        openai.read_chat_usage(obj, attrs)
-    elif get(obj, "input_tokens") is not None or get(obj, "output_tokens") is not None:
-        if anthropic.is_usage(obj):
-            anthropic.read_usage(obj, attrs)
+    if openai.is_chat_usage(o):
+        openai.read_chat_usage(o, attrs)
+    elif o.get("input_tokens") is not None or o.get("output_tokens") is not None:
+        if anthropic.is_usage(o):
+            anthropic.read_usage(o, attrs)
         else:
-            openai.read_responses_usage(obj, attrs)
-    model = text(get(obj, "model"))
+            openai.read_responses_usage(o, attrs)
+    model = text(o.get("model"))
     if model:
         attrs["model"] = model
-    finish = openai.choices_finish(obj) or text(get(obj, "stop_reason"))
+    finish = openai.choices_finish(o) or text(o.get("stop_reason"))
     if finish:
         attrs["finish_reason"] = finish
     return attrs

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from .common import StreamAccumulator, count, get, given, put, text
+from .common import StreamAccumulator, count, given, text, view
 
 # (resource path, method, span operation, handling): the "sending_helper" (messages.stream) sends
 # its request itself, not through create, when its manager is entered.
@@ -22,44 +22,45 @@ METHODS = (
 )
 
 
-def is_usage(usage: Any) -> bool:
+def is_usage(u: Any) -> bool:
     """A usage block with Anthropic's cache counts."""
-    return get(usage, "cache_read_input_tokens") is not None or get(usage, "cache_creation_input_tokens") is not None
+    return u.get("cache_read_input_tokens") is not None or u.get("cache_creation_input_tokens") is not None
 
 
-def is_message(obj: Any, usage: Any) -> bool:
-    if get(obj, "object") == "response":
+def is_message(o: Any, u: Any) -> bool:
+    if o.get("object") == "response":
         return False
-    return get(obj, "type") == "message" or get(obj, "stop_reason") is not None or is_usage(usage)
+    return o.get("type") == "message" or o.get("stop_reason") is not None or is_usage(u)
 
 
-def read_usage(usage: Any, attrs: Dict[str, Any]) -> bool:
-    inp = count(get(usage, "input_tokens"))
-    out = count(get(usage, "output_tokens"))
-    read = count(get(usage, "cache_read_input_tokens")) or 0
-    write = count(get(usage, "cache_creation_input_tokens")) or 0
+def read_usage(u: Any, attrs: Dict[str, Any]) -> bool:
+    inp = count(u.get("input_tokens"))
+    out = count(u.get("output_tokens"))
+    read = count(u.get("cache_read_input_tokens")) or 0
+    write = count(u.get("cache_creation_input_tokens")) or 0
     if inp is None and out is None and not read and not write:
         return False
     if inp is not None or read or write:
         attrs["tokens_in"] = (inp or 0) + read + write
     if out is not None:
         attrs["tokens_out"] = out
-    put(attrs, "tokens_cache_read", read)
-    put(attrs, "tokens_cache_write", write)
-    put(attrs, "tokens_cache_write_1h", count(get(get(usage, "cache_creation"), "ephemeral_1h_input_tokens")))
-    put(attrs, "tokens_reasoning", count(get(get(usage, "output_tokens_details"), "thinking_tokens")))
+    for key, value in (("tokens_cache_read", read), ("tokens_cache_write", write),
+                       ("tokens_cache_write_1h", count(view(u.get("cache_creation")).get("ephemeral_1h_input_tokens"))),
+                       ("tokens_reasoning", count(view(u.get("output_tokens_details")).get("thinking_tokens")))):
+        if value:
+            attrs[key] = value
     return True
 
 
-def read(obj: Any) -> Dict[str, Any]:
+def read(o: Any) -> Dict[str, Any]:
     """Attrs of a message."""
     attrs: Dict[str, Any] = {}
-    model = text(get(obj, "model"))
+    model = text(o.get("model"))
     if model:
         attrs["model"] = model
-    read_usage(get(obj, "usage"), attrs)
+    read_usage(view(o.get("usage")), attrs)
     attrs["provider"] = "anthropic"
-    finish = text(get(obj, "stop_reason"))
+    finish = text(o.get("stop_reason"))
     if finish:
         attrs["finish_reason"] = finish
     return attrs
@@ -81,40 +82,48 @@ class Accumulator(StreamAccumulator):
         self.found["provider"] = "anthropic"
         self._usage: Dict[str, Any] = {}  # the latest value of each count
 
-    def _counts(self, usage: Any) -> None:
+    def _counts(self, u: Any) -> None:
         for key in _COUNTS:
-            n = count(get(usage, key))
+            n = count(u.get(key))
             if n is not None:
                 self._usage[key] = n
         for key in _DETAILS:
-            value = get(usage, key)
+            value = u.get(key)
             if value is not None:
                 self._usage[key] = value
         read_usage(self._usage, self.found)
 
-    def _feed(self, event: Any) -> None:
-        kind = get(event, "type")
+    def feed(self, event: Any) -> bool:
+        self.events += 1
+        try:
+            self._feed(view(event))
+        except Exception:
+            pass
+        return False
+
+    def _feed(self, e: Any) -> None:
+        kind = e.get("type")
         if kind == "content_block_delta":
-            delta = get(event, "delta")
-            if self.keep_text and get(delta, "type") in (None, "text_delta"):
-                self.add_text(get(delta, "text"))
+            delta = view(e.get("delta"))
+            if self.keep_text and delta.get("type") in (None, "text_delta"):
+                self.add_text(delta.get("text"))
         elif kind == "message_start":
-            message = get(event, "message")
-            model = text(get(message, "model"))
+            message = view(e.get("message"))
+            model = text(message.get("model"))
             if model:
                 self.found["model"] = model
-            self._counts(get(message, "usage"))
+            self._counts(view(message.get("usage")))
         elif kind == "message_delta":
-            self._counts(get(event, "usage"))
-            finish = text(get(get(event, "delta"), "stop_reason"))
+            self._counts(view(e.get("usage")))
+            finish = text(view(e.get("delta")).get("stop_reason"))
             if finish:
                 self.found["finish_reason"] = finish
         elif kind == "message_stop":
-            message = get(event, "message")
+            message = e.get("message")
             if message is not None:  # MessageStream's final snapshot: authoritative
-                self.merge(read(message))
+                self.merge(read(view(message)))
         elif kind == "message":
-            self.merge(read(event))
+            self.merge(read(e))
 
 
 def request_content(op: str, kwargs: Dict[str, Any]) -> Any:
@@ -130,12 +139,13 @@ def request_content(op: str, kwargs: Dict[str, Any]) -> Any:
 def response_content(op: str, response: Any) -> Any:
     """The answer as captured ``output``: its text, or its tool calls when it has no text."""
     texts, tools = [], []
-    for block in get(response, "content") or ():
-        kind = get(block, "type")
+    for block in view(response).get("content") or ():
+        b = view(block)
+        kind = b.get("type")
         if kind == "text":
-            texts.append(get(block, "text") or "")
+            texts.append(b.get("text") or "")
         elif kind == "tool_use":
-            tools.append({"name": get(block, "name"), "input": get(block, "input")})
+            tools.append({"name": b.get("name"), "input": b.get("input")})
     if texts:
         return "".join(texts)
     return tools or None

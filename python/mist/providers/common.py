@@ -10,63 +10,68 @@ from ..redact import truncation_marker
 MAX_TEXT_CHARS = 65536  # streamed output text kept for capture; the rest is only counted
 
 
-_ABSENT = object()
-_UNDECLARED: Dict[Any, bool] = {}  # (pydantic class, name) -> the class has no such attribute
+class _Attributes:
+    """The fields of an object that is neither a dict nor an SDK model, as a mapping's ``get``."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def get(self, name: str) -> Any:
+        try:
+            return getattr(self.obj, name, None)
+        except Exception:
+            return None
 
 
-def get(obj: Any, name: str) -> Any:
-    """``obj[name]`` for mappings, ``obj.name`` otherwise; None when absent or failing.
+_NOTHING: Dict[str, Any] = {}
+_KINDS: Dict[type, int] = {}  # class -> 0 SDK (pydantic) model, 1 mapping, 2 other object
 
-    A field an SDK (pydantic) object lacks is answered from its extras: asking the object (or its
-    class) goes through pydantic's ``__getattr__`` and an exception, ~3 µs each time."""
-    if type(obj) is dict:
-        return obj.get(name)
-    try:
+
+def view(obj: Any) -> Any:
+    """``obj``'s fields as something with a dict's ``get`` (None for a missing field): a dict as it
+    is, an SDK (pydantic) model's fields and extra fields (one dict lookup per field read: asking
+    the model for a field it lacks goes through pydantic's ``__getattr__`` and an exception, ~3 µs),
+    any other mapping as it is, other objects read by attribute (None for None, numbers …)."""
+    cls = type(obj)
+    if cls is dict:
+        return obj
+    if obj is None:
+        return _NOTHING
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = 0 if hasattr(cls, "__pydantic_fields__") else 1 if issubclass(cls, Mapping) else 2
+        if len(_KINDS) < 4096:
+            _KINDS[cls] = kind
+    if kind == 0:
         fields = getattr(obj, "__dict__", None)
-        if fields is not None:
-            value = fields.get(name, _ABSENT)
-            if value is not _ABSENT:
-                return value
-            key = (type(obj), name)
-            undeclared = _UNDECLARED.get(key)
-            if undeclared is None:
-                undeclared = hasattr(key[0], "__pydantic_fields__") and not hasattr(key[0], name)
-                if len(_UNDECLARED) < 4096:
-                    _UNDECLARED[key] = undeclared
-            if undeclared:
-                extra = obj.__pydantic_extra__
-                return extra.get(name) if extra else None
-        value = getattr(obj, name, None)
-        if value is None and isinstance(obj, Mapping):
-            value = obj.get(name)
-        return value
-    except Exception:
-        return None
+        if type(fields) is dict:
+            extra = obj.__pydantic_extra__
+            return {**extra, **fields} if extra else fields
+    elif kind == 1:
+        return obj
+    return _Attributes(obj)
 
 
 def count(value: Any) -> Optional[int]:
     """A token count: a non-negative int (an integral float is accepted); None otherwise."""
-    if type(value) is int:
+    kind = type(value)
+    if kind is int:
         return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
+    if kind is float and value.is_integer() and value >= 0:
         return int(value)
     return None
 
 
 def text(value: Any) -> Optional[str]:
     """A non-empty string, or an SDK enum's string ``.value``; None otherwise."""
-    if isinstance(value, str):
-        return value or None
     if value is None:
         return None
-    inner = get(value, "value")
+    if isinstance(value, str):
+        return value or None
+    inner = view(value).get("value")
     return inner if isinstance(inner, str) and inner else None
-
-
-def put(attrs: Dict[str, Any], key: str, value: Optional[int]) -> None:
-    """Set a cache or reasoning count only when it is positive (zero counts are left out)."""
-    if value:
-        attrs[key] = value
 
 
 def given(value: Any) -> bool:
@@ -77,7 +82,11 @@ def given(value: Any) -> bool:
 class StreamAccumulator:
     """Fed every event of one streamed response; ``attrs()`` then gives what :func:`from_response`
     gives for the whole response, and ``text`` the streamed output text (capped, when kept).
-    ``feed`` never raises: an event it cannot read is skipped."""
+
+    ``feed(event)`` (each provider's) takes one event into account and returns True when it carries
+    nothing but usage (the chunk OpenAI's ``include_usage`` adds at the end of a chat stream). It
+    never raises: an event it cannot read is skipped. It runs for every event of a stream, between
+    the SDK's decoding of one event and the next, so it reads as little as it can."""
 
     def __init__(self, keep_text: bool = True, max_text_chars: int = MAX_TEXT_CHARS) -> None:
         self.found: Dict[str, Any] = {}
@@ -86,16 +95,6 @@ class StreamAccumulator:
         self._parts: List[str] = []
         self._room = max(0, int(max_text_chars))
         self._dropped = 0
-
-    def feed(self, event: Any) -> None:
-        self.events += 1
-        try:
-            self._feed(event)
-        except Exception:
-            pass
-
-    def _feed(self, event: Any) -> None:  # pragma: no cover - every provider defines it
-        raise NotImplementedError
 
     def attrs(self) -> Dict[str, Any]:
         """Well-known span attrs gathered so far (the keys of :func:`from_response`)."""

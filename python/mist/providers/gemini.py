@@ -7,21 +7,22 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from .common import count, get, put, text
+from .common import count, text, view
 
 
-def _either(obj: Any, snake: str, camel: str) -> Any:
-    value = get(obj, snake)
-    return get(obj, camel) if value is None else value
+def _either(fields: Any, snake: str, camel: str) -> Any:
+    value = fields.get(snake)
+    return fields.get(camel) if value is None else value
 
 
-def read(obj: Any) -> Optional[Dict[str, Any]]:
-    """Attrs of a Gemini response; None when ``obj`` is not one (it has no usage metadata)."""
-    meta = _either(obj, "usage_metadata", "usageMetadata")
+def read(o: Any) -> Optional[Dict[str, Any]]:
+    """Attrs of a Gemini response (a view of it); None when it is not one (no usage metadata)."""
+    meta = _either(o, "usage_metadata", "usageMetadata")
     if meta is None:
         return None
+    meta = view(meta)
     attrs: Dict[str, Any] = {}
-    model = text(_either(obj, "model_version", "modelVersion")) or text(get(obj, "model"))
+    model = text(_either(o, "model_version", "modelVersion")) or text(o.get("model"))
     if model:
         attrs["model"] = model
     attrs["provider"] = "gcp.gemini"
@@ -33,11 +34,14 @@ def read(obj: Any) -> Optional[Dict[str, Any]]:
             attrs["tokens_in"] = prompt
         if candidates is not None or thoughts is not None:
             attrs["tokens_out"] = (candidates or 0) + (thoughts or 0)
-        put(attrs, "tokens_cache_read", count(_either(meta, "cached_content_token_count", "cachedContentTokenCount")))
-        put(attrs, "tokens_reasoning", thoughts)
-    candidates_list = get(obj, "candidates")
+        cached = count(_either(meta, "cached_content_token_count", "cachedContentTokenCount"))
+        if cached:
+            attrs["tokens_cache_read"] = cached
+        if thoughts:
+            attrs["tokens_reasoning"] = thoughts
+    candidates_list = o.get("candidates")
     if isinstance(candidates_list, (list, tuple)) and candidates_list:
-        finish = text(_either(candidates_list[0], "finish_reason", "finishReason"))
+        finish = text(_either(view(candidates_list[0]), "finish_reason", "finishReason"))
         if finish:
             attrs["finish_reason"] = finish
     return attrs

@@ -10,12 +10,14 @@ Usage shapes, read with OpenTelemetry GenAI semantics:
 * Responses API: ``usage.input_tokens`` / ``input_tokens_details.cached_tokens`` and
   ``.cache_write_tokens``, ``usage.output_tokens`` / ``output_tokens_details.reasoning_tokens``,
   finish reason from ``status`` (``incomplete_details.reason`` when incomplete).
+
+Readers take :func:`~.common.view` s of the objects (``o`` a response, ``u`` its usage block).
 """
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from .common import StreamAccumulator, count, get, given, put, text
+from .common import StreamAccumulator, count, given, text, view
 
 # (resource path on the client, method, span operation, handling): "streamable" calls may return
 # a stream (stream=True); a "helper" (the SDK's .stream(...)) sends its request through create.
@@ -34,75 +36,82 @@ METHODS = (
 # ---------------------------------------------------------------------------------------- usage
 
 
-def has_chat_usage(usage: Any) -> bool:
-    return get(usage, "prompt_tokens") is not None or get(usage, "completion_tokens") is not None
+def is_chat_usage(u: Any) -> bool:
+    return u.get("prompt_tokens") is not None or u.get("completion_tokens") is not None
 
 
-def read_chat_usage(usage: Any, attrs: Dict[str, Any]) -> bool:
-    prompt = count(get(usage, "prompt_tokens"))
-    completion = count(get(usage, "completion_tokens"))
+def read_chat_usage(u: Any, attrs: Dict[str, Any]) -> bool:
+    prompt = count(u.get("prompt_tokens"))
+    completion = count(u.get("completion_tokens"))
     if prompt is None and completion is None:
         return False
     if prompt is not None:
         attrs["tokens_in"] = prompt
     if completion is not None:
         attrs["tokens_out"] = completion
-    details = get(usage, "prompt_tokens_details")
-    cached = count(get(details, "cached_tokens"))
+    details = view(u.get("prompt_tokens_details"))
+    cached = count(details.get("cached_tokens"))
     if cached is None:
-        cached = count(get(usage, "prompt_cache_hit_tokens"))  # DeepSeek
-    put(attrs, "tokens_cache_read", cached)
-    put(attrs, "tokens_cache_write", count(get(details, "cache_write_tokens")))
-    put(attrs, "tokens_reasoning", count(get(get(usage, "completion_tokens_details"), "reasoning_tokens")))
+        cached = count(u.get("prompt_cache_hit_tokens"))  # DeepSeek
+    if cached:
+        attrs["tokens_cache_read"] = cached
+    written = count(details.get("cache_write_tokens"))
+    if written:
+        attrs["tokens_cache_write"] = written
+    reasoning = count(view(u.get("completion_tokens_details")).get("reasoning_tokens"))
+    if reasoning:
+        attrs["tokens_reasoning"] = reasoning
     return True
 
 
-def read_responses_usage(usage: Any, attrs: Dict[str, Any]) -> bool:
-    inp = count(get(usage, "input_tokens"))
-    out = count(get(usage, "output_tokens"))
+def read_responses_usage(u: Any, attrs: Dict[str, Any]) -> bool:
+    inp = count(u.get("input_tokens"))
+    out = count(u.get("output_tokens"))
     if inp is None and out is None:
         return False
     if inp is not None:
         attrs["tokens_in"] = inp
     if out is not None:
         attrs["tokens_out"] = out
-    details = get(usage, "input_tokens_details")
-    put(attrs, "tokens_cache_read", count(get(details, "cached_tokens")))
-    put(attrs, "tokens_cache_write", count(get(details, "cache_write_tokens")))
-    put(attrs, "tokens_reasoning", count(get(get(usage, "output_tokens_details"), "reasoning_tokens")))
+    details = view(u.get("input_tokens_details"))
+    for key, value in (("tokens_cache_read", details.get("cached_tokens")),
+                       ("tokens_cache_write", details.get("cache_write_tokens")),
+                       ("tokens_reasoning", view(u.get("output_tokens_details")).get("reasoning_tokens"))):
+        value = count(value)
+        if value:
+            attrs[key] = value
     return True
 
 
-def choices_finish(obj: Any) -> Optional[str]:
-    choices = get(obj, "choices")
-    return text(get(choices[0], "finish_reason")) if isinstance(choices, (list, tuple)) and choices else None
+def choices_finish(o: Any) -> Optional[str]:
+    choices = o.get("choices")
+    return text(view(choices[0]).get("finish_reason")) if isinstance(choices, (list, tuple)) and choices else None
 
 
-def read(obj: Any) -> Dict[str, Any]:
+def read(o: Any, u: Any) -> Dict[str, Any]:
     """Attrs of a chat completion, completion, embedding list or Responses API object."""
     attrs: Dict[str, Any] = {}
-    model = text(get(obj, "model"))
+    model = text(o.get("model"))
     if model:
         attrs["model"] = model
-    usage = get(obj, "usage")
-    if has_chat_usage(usage):
-        read_chat_usage(usage, attrs)
-        if get(usage, "prompt_cache_hit_tokens") is not None or get(usage, "prompt_cache_miss_tokens") is not None:
+    if is_chat_usage(u):
+        read_chat_usage(u, attrs)
+        if u.get("prompt_cache_hit_tokens") is not None or u.get("prompt_cache_miss_tokens") is not None:
             attrs["provider"] = "deepseek"
-        elif get(obj, "x_groq") is not None:
+        elif o.get("x_groq") is not None:
             attrs["provider"] = "groq"
-        finish = choices_finish(obj)
+        finish = choices_finish(o)
     else:
         # Responses API, or input/output tokens without any marker (inclusive, as OpenTelemetry)
-        read_responses_usage(usage, attrs)
-        if get(obj, "object") == "response" or get(usage, "input_tokens_details") is not None \
-                or get(usage, "output_tokens_details") is not None:
+        read_responses_usage(u, attrs)
+        if o.get("object") == "response" or u.get("input_tokens_details") is not None \
+                or u.get("output_tokens_details") is not None:
             attrs["provider"] = "openai"
-            finish = text(get(obj, "status"))
+            finish = text(o.get("status"))
             if finish == "incomplete":
-                finish = text(get(get(obj, "incomplete_details"), "reason")) or finish
+                finish = text(view(o.get("incomplete_details")).get("reason")) or finish
         else:
-            finish = choices_finish(obj) or text(get(obj, "stop_reason")) or text(get(obj, "finish_reason"))
+            finish = choices_finish(o) or text(o.get("stop_reason")) or text(o.get("finish_reason"))
     if finish:
         attrs["finish_reason"] = finish
     return attrs
@@ -120,61 +129,67 @@ def add_stream_usage(op: str, kwargs: Dict[str, Any]) -> bool:
     return True
 
 
-def is_usage_only_chunk(chunk: Any) -> bool:
-    """The chunk ``include_usage`` adds at the end: empty ``choices`` and a usage block."""
-    return get(chunk, "usage") is not None and not get(chunk, "choices")
-
-
 class Accumulator(StreamAccumulator):
     """Usage, model, finish reason and text of a Chat Completions stream (usage in the final chunk
     when ``stream_options={"include_usage": True}``), a legacy Completions stream, a Responses API
     stream (``response.output_text.delta`` … ``response.completed``), or the SDK stream helpers'
     events (``chunk`` events are unwrapped; ``content.delta`` and the like repeat the chunks)."""
 
-    def _feed(self, event: Any) -> None:
-        kind = get(event, "type")
-        if kind == "chunk":
-            self._chunk(get(event, "chunk"))
-        elif isinstance(kind, str) and kind.startswith("response."):
-            self._response_event(kind, event)
-        elif kind is None or get(event, "choices") is not None:
-            self._chunk(event)
-
-    def _chunk(self, chunk: Any) -> None:
-        found = self.found
-        if "model" not in found:
-            model = text(get(chunk, "model"))
-            if model:
-                found["model"] = model
-        choices = get(chunk, "choices")
-        for choice in choices if isinstance(choices, (list, tuple)) else ():
-            if get(choice, "index") not in (None, 0):
-                continue  # the first choice's text and finish reason, as from_response
-            if self.keep_text:
-                delta = get(choice, "delta")
-                self.add_text(get(delta, "content") if delta is not None else get(choice, "text"))
-            finish = text(get(choice, "finish_reason"))
-            if finish:
-                found["finish_reason"] = finish
-        usage = get(chunk, "usage")
-        if usage is None:  # Groq: usage in x_groq
-            usage = get(get(chunk, "x_groq"), "usage")
-            if usage is not None:
+    def feed(self, event: Any) -> bool:
+        self.events += 1
+        try:
+            c = view(event)
+            kind = c.get("type")
+            if kind is not None:  # not a chunk: a Responses API or stream-helper event
+                if kind == "chunk":
+                    c = view(c.get("chunk"))
+                elif isinstance(kind, str) and kind.startswith("response."):
+                    self._response_event(kind, c)
+                    return False
+                elif c.get("choices") is None:
+                    return False  # content.delta and the like repeat what the chunks carry
+            found = self.found
+            if "model" not in found:
+                model = text(c.get("model"))
+                if model:
+                    found["model"] = model
+            choices = c.get("choices")
+            for choice in choices if isinstance(choices, (list, tuple)) else ():
+                ch = view(choice)
+                if ch.get("index") not in (None, 0):
+                    continue  # the first choice's text and finish reason, as from_response
+                if self.keep_text:
+                    delta = ch.get("delta")
+                    self.add_text(view(delta).get("content") if delta is not None else ch.get("text"))
+                finish = ch.get("finish_reason")
+                if finish is not None and text(finish):
+                    found["finish_reason"] = text(finish)
+            usage = c.get("usage")
+            if usage is None:
+                groq = c.get("x_groq")  # Groq: usage in x_groq
+                usage = None if groq is None else view(groq).get("usage")
+                if usage is None:
+                    return False
                 found["provider"] = "groq"
-        counts: Dict[str, Any] = {}
-        if usage is not None and read_chat_usage(usage, counts):
-            if get(usage, "prompt_cache_hit_tokens") is not None:
-                counts["provider"] = "deepseek"
-            self.merge(counts)
+            u = view(usage)
+            counts: Dict[str, Any] = {}
+            if read_chat_usage(u, counts):
+                if u.get("prompt_cache_hit_tokens") is not None:
+                    counts["provider"] = "deepseek"
+                self.merge(counts)
+            return not choices
+        except Exception:
+            return False
 
-    def _response_event(self, kind: str, event: Any) -> None:
+    def _response_event(self, kind: str, e: Any) -> None:
         if kind == "response.output_text.delta":
-            self.add_text(get(event, "delta"))
+            self.add_text(e.get("delta"))
             return
-        response = get(event, "response")
+        response = e.get("response")
         if response is None:
             return
-        found = read(response)
+        o = view(response)
+        found = read(o, view(o.get("usage")))
         if kind in ("response.created", "response.in_progress"):
             found = {k: v for k, v in found.items() if k in ("model", "provider")}
         elif kind == "response.failed" and "finish_reason" not in found:
@@ -207,24 +222,21 @@ def request_content(op: str, kwargs: Dict[str, Any]) -> Any:
 
 def response_content(op: str, response: Any) -> Any:
     """The answer as captured ``output``: its text, or its tool calls when it has no text."""
+    r = view(response)
     if op == "responses":
-        out = get(response, "output_text")
-        if isinstance(out, str):
-            return out
-        parts = [get(part, "text") or "" for item in get(response, "output") or ()
-                 for part in get(item, "content") or () if get(part, "type") == "output_text"]
+        parts = [view(part).get("text") or "" for item in r.get("output") or ()
+                 for part in view(item).get("content") or () if view(part).get("type") == "output_text"]
         return "".join(parts) if parts else None
     if op not in ("chat", "text_completion"):
         return None  # embeddings: vectors are not content worth keeping
-    choices = get(response, "choices")
+    choices = r.get("choices")
     if not choices:
         return None
     if op == "text_completion":
-        return get(choices[0], "text")
-    message = get(choices[0], "message")
-    content = get(message, "content")
+        return view(choices[0]).get("text")
+    message = view(view(choices[0]).get("message"))
+    content = message.get("content")
     if content is not None:
         return content
-    calls = get(message, "tool_calls")
-    return [{"name": get(get(c, "function"), "name"), "arguments": get(get(c, "function"), "arguments")}
-            for c in calls] if calls else None
+    calls = [view(view(c).get("function")) for c in message.get("tool_calls") or ()]
+    return [{"name": f.get("name"), "arguments": f.get("arguments")} for f in calls] or None
