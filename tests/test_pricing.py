@@ -420,17 +420,6 @@ def test_update_from_file_in_bundled_shape(tmp_path: Path) -> None:
     assert t.cost("gpt-4.1", 1234, 567) == approx(7004e-6)  # bundled entries kept
 
 
-def test_update_from_env(tmp_path: Path) -> None:
-    path = tmp_path / "p.json"
-    path.write_text(json.dumps({"env-model": {"input": 3, "output": 3}}), encoding="utf-8")
-    t = PriceTable()
-    assert t.update_from_env({}) is False
-    assert t.update_from_env({"MIST_PRICES": str(path)}) is True
-    assert t.cost("env-model", 1_000_000, 0) == approx(3.0)
-    with pytest.raises(ConfigError, match=r"^MIST_PRICES file .*missing\.json"):
-        t.update_from_env({"MIST_PRICES": str(tmp_path / "missing.json")})
-
-
 @pytest.mark.parametrize(
     "content,message",
     [
@@ -489,13 +478,6 @@ def test_provider_specific_override() -> None:
     assert t.cost("openai/gpt-oss-120b", 1_000_000, 0, provider="together") == approx(0.15)
 
 
-def test_note_unpriced_is_true_once_per_model() -> None:
-    t = PriceTable(bundled=False)
-    assert t.note_unpriced("x") is True
-    assert t.note_unpriced("x") is False
-    assert t.note_unpriced("y") is True
-
-
 def test_concurrent_cost_and_update_never_raise() -> None:
     t = PriceTable()
     errors: list = []
@@ -520,3 +502,20 @@ def test_concurrent_cost_and_update_never_raise() -> None:
         th.join()
     assert errors == []
     assert t.cost("custom-49", 1_000_000, 0) == approx(1.0)
+
+
+def test_mist_prices_from_the_environment(tmp_path: Path, monkeypatch, traced) -> None:
+    """MIST_PRICES (read by mist.config when configure() is called) adds prices to the table."""
+    import mist
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"env-model": {"input": 3, "output": 3}}), encoding="utf-8")
+    monkeypatch.setenv("MIST_PRICES", str(path))
+    mist.configure(traced.sink)
+    with mist.span("chat", model="env-model") as s:
+        s.usage(tokens_in=1_000_000, tokens_out=0)
+    assert traced.spans()[0]["attrs"]["cost_usd"] == approx(3.0)
+    monkeypatch.setenv("MIST_PRICES", str(tmp_path / "missing.json"))
+    with pytest.raises(ConfigError, match=r"^MIST_PRICES file .*missing\.json"):
+        mist.configure(traced.sink)
+    monkeypatch.delenv("MIST_PRICES")  # before the capture restores the previous configuration

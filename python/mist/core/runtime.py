@@ -105,8 +105,7 @@ def configure(
             raise ConfigError(f"configure(max_buffer_bytes={mb}): must be at least batch_bytes ({bb})")
         sm = _check_number("sample", 1.0 if sm is None else sm, 0.0, 1.0)
         redactor = _make_redactor(redact if redact is not None else config.env_str("MIST_REDACT"))
-        price_src = prices if prices is not None else config.env_str("MIST_PRICES")
-        table = _load_prices(price_src)
+        table = _load_prices(prices, "prices") if prices is not None else _load_prices(config.env_str("MIST_PRICES"), "MIST_PRICES")
         sinks = _sinks(spec)
 
         # all options valid: apply
@@ -172,10 +171,10 @@ def _make_redactor(redact: Any) -> Any:
     return Redactor(extra=list(redact))
 
 
-def _load_prices(src: Any) -> Any:
+def _load_prices(src: Any, option: str) -> Any:
     table = PriceTable()
     if src:
-        table.update(src)
+        table.update(src, option=option)
     return table
 
 

@@ -142,7 +142,6 @@ class PriceTable:
         # (index, cost cache by model, cost cache by (model, provider)), swapped as one object so a
         # reader never pairs a new index with an old cache.
         self._state: Tuple[Dict[str, _Hit], Dict[str, Optional[_PriceTuple]], Dict[Tuple[str, str], Optional[_PriceTuple]]] = ({}, {}, {})
-        self._unpriced_seen: set = set()
 
     # ------------------------------------------------------------------ loading and updating
 
@@ -203,15 +202,6 @@ class PriceTable:
                 self._entries, self._aliases, self._version = saved
                 raise
             self._rebuild()
-
-    def update_from_env(self, environ: Optional[Mapping[str, str]] = None) -> bool:
-        """Apply ``MIST_PRICES`` (path of a JSON price file) if set; True when a file was applied."""
-        env = os.environ if environ is None else environ
-        path = (env.get("MIST_PRICES") or "").strip()
-        if not path:
-            return False
-        self.update(path, option="MIST_PRICES")
-        return True
 
     def _merge(self, doc: Mapping[str, Any], *, where: str, strict_info: bool) -> None:
         models = doc.get("models")
@@ -428,14 +418,6 @@ class PriceTable:
             return (fresh * p[0] + plain * p[1] + cr * p[2] + (cw - w1) * p[3] + rs * p[4] + w1 * p[5]) / 1e6
         except Exception:  # unhashable model, non-numeric counts: no cost rather than an exception
             return None
-
-    def note_unpriced(self, model: str) -> bool:
-        """True the first time ``model`` is reported unpriced by this table (one alert per model)."""
-        with self._lock:
-            if model in self._unpriced_seen:
-                return False
-            self._unpriced_seen.add(model)
-            return True
 
     # ------------------------------------------------------------------ introspection
 
