@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 __all__ = [
     "encode", "encode_value", "encode_payload", "EncodeTooLarge", "MAX_STRING_CHARS", "MAX_DEPTH",
     "configure",
-    "emit_span", "emit", "MAX_MESSAGE_BYTES", "price_attrs", "take_observations", "new_span_id", "new_trace_id",
+    "emit_span", "emit", "MAX_MESSAGE_BYTES", "take_observations", "new_span_id", "new_trace_id",
     "now_ns",
     "seal", "take", "push_line", "consumed_seq", "untake", "wake", "need_writer", "stats", "start_fd_writer",
     "stop_fd_writer", "wait_written", "fd_writer_stats",
@@ -69,12 +69,6 @@ def emit(
     status: Optional[str],
     attrs: Optional[Dict[str, Any]],
 ) -> str: ...
-def price_attrs(attrs: Dict[str, Any]) -> Optional[float]:
-    """Set and return ``cost_usd`` for a str model and int counts (``tokens_in``, ``tokens_out``,
-    ``tokens_cache_read``, ``tokens_cache_write``, ``tokens_cache_write_1h``,
-    ``tokens_reasoning``); None, attrs untouched, otherwise (no pricer, no counts, an unknown
-    model, a count that is not an exact int)."""
-
 def take_observations(limit: int = ...) -> Tuple[List[Dict[str, Any]], int]: ...
 def new_span_id() -> str: ...
 def new_trace_id() -> str: ...

@@ -220,34 +220,6 @@ def _per_million(model: str, cfg: _Config) -> Any:
     return p
 
 
-def price_attrs(attrs: dict) -> Optional[float]:
-    """``costs.pricing.price`` for span attrs with a str model and exact-int counts (twin of the native
-    one): sets ``cost_usd`` and returns it; None, attrs untouched, in every other case (no table,
-    no counts, an unknown model, any other value): the Python pricer then decides."""
-    cfg = _cfg
-    if cfg is None or cfg.pricer is None:
-        return None
-    model = attrs.get("model")
-    if type(model) is not str:
-        return None
-    counts = []
-    for key in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning",
-                "tokens_cache_write_1h"):
-        v = attrs.get(key)
-        if v is not None and _count(v) is None:
-            return None
-        counts.append(v)
-    tin, tout, cr, cw, rs, w1 = counts
-    if tin is None and tout is None:
-        return None
-    p = _per_million(model, cfg)
-    if p is None:
-        return None
-    cost = _cost_of(p, tin or 0, tout or 0, cr or 0, cw or 0, rs or 0, w1 or 0)
-    attrs["cost_usd"] = cost
-    return cost
-
-
 # ---- the buffer ----
 _lock = threading.Lock()
 _cv = threading.Condition(_lock)

@@ -18,7 +18,6 @@ _now = time.time_ns
 _emit = core.emit
 _new_span_id = core.new_span_id
 _new_trace_id = core.new_trace_id
-_price_attrs = core.price_attrs
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 MAX_ERROR_CHARS = 2048
 
@@ -153,11 +152,7 @@ class Span:
     def _cost(self, attrs: dict) -> None:
         cost = attrs.get("cost_usd")
         if cost is None and "model" in attrs and ("tokens_in" in attrs or "tokens_out" in attrs):
-            # the core prices the common case (str model, int counts) from its per-model cache;
-            # the rest, and an unknown model (flagged unpriced), take costs.pricing.price
-            cost = _price_attrs(attrs)
-            if cost is None:
-                cost = _costs.price(attrs)
+            cost = _costs.price(attrs)  # an unknown model is flagged unpriced
         if self._state is not None and isinstance(cost, (int, float)) and cost == cost:
             self._state.add(float(cost))
 

@@ -1,7 +1,7 @@
 //! Spans: `emit_span` builds a trace.span line on the caller's thread and pushes it to the buffer.
 //!
 //! - `emit.rs`: `emit_span` / `emit`, the line itself (ids, sampling, attrs, size limit);
-//! - `price.rs`: the span's cost (`cost_usd`, or `unpriced: true`) and `price_attrs`;
+//! - `price.rs`: the span's cost (`cost_usd`, or `unpriced: true`);
 //! - `observe.rs`: the spans kept for the alert engine (`take_observations`);
 //! - `ids.rs`: span and trace ids, the clock.
 use pyo3::prelude::*;
@@ -22,7 +22,6 @@ pub(crate) fn after_fork_child() {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     emit::register(m)?;
-    price::register(m)?;
     observe::register(m)?;
     ids::register(m)?;
     Ok(())

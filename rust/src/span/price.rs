@@ -1,13 +1,12 @@
 //! A span's cost: prices per million tokens from the configured pricer (cached per model), and
 //! `PriceTable.cost`'s formula in the same float order, so both backends write the same bytes.
-//! Used by `emit_span` (priced while its line is built) and by `price_attrs` (Python's
-//! `Span._cost`, for a span whose attrs are still a dict).
-use pyo3::intern;
+//! Used by `emit_span` (priced while its line is built); a `mist.Span`'s attrs are priced in
+//! Python (`mist.costs.pricing`) with the same table and formula.
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{PyFloat, PyInt, PyString};
 
 use crate::codec::{self, StrBytes};
-use crate::config::{self, Config};
+use crate::config::Config;
 
 fn find<'a, 'py>(items: &'a [(StrBytes<'py>, Bound<'py, PyAny>)], key: &str) -> Option<&'a Bound<'py, PyAny>> {
     items.iter().rev().find(|(k, _)| k.bytes() == key.as_bytes()).map(|(_, v)| v)
@@ -93,54 +92,6 @@ pub(super) fn price_items<'py>(
         }
     }
     Ok(())
-}
-
-/// Not a value priced here: `price_attrs` declines and the Python pricer decides.
-struct Decline;
-
-impl From<PyErr> for Decline {
-    fn from(_: PyErr) -> Self {
-        Decline
-    }
-}
-
-/// A plain count for pricing: absent/None → None, an exact int in i64 → it, anything else declines.
-fn attr_count(attrs: &Bound<'_, PyDict>, key: &Bound<'_, PyString>) -> Result<Option<i64>, Decline> {
-    match attrs.get_item(key)?.filter(|v| !v.is_none()) {
-        None => Ok(None),
-        Some(v) if v.is_exact_instance_of::<PyInt>() => Ok(Some(v.extract()?)),
-        Some(_) => Err(Decline),
-    }
-}
-
-/// `_costs.price` for span attrs with a str model and exact-int counts: sets `cost_usd` and returns
-/// it. None (attrs untouched) when there is no price table, no counts, an unknown model or any
-/// other value: the Python pricer then decides (and flags an unknown model).
-#[pyfunction]
-fn price_attrs<'py>(py: Python<'py>, attrs: &Bound<'py, PyDict>) -> Option<Bound<'py, PyFloat>> {
-    let run = || -> Result<Option<Bound<'py, PyFloat>>, Decline> {
-        let Some(cfg) = config::config() else { return Ok(None) };
-        let Some(model) = attrs.get_item(intern!(py, "model"))? else { return Ok(None) };
-        let model = model.cast_exact::<PyString>().map_err(|_| Decline)?;
-        let tin = attr_count(attrs, intern!(py, "tokens_in"))?;
-        let tout = attr_count(attrs, intern!(py, "tokens_out"))?;
-        if tin.is_none() && tout.is_none() {
-            return Ok(None);
-        }
-        let cr = attr_count(attrs, intern!(py, "tokens_cache_read"))?.unwrap_or(0);
-        let cw = attr_count(attrs, intern!(py, "tokens_cache_write"))?.unwrap_or(0);
-        let rs = attr_count(attrs, intern!(py, "tokens_reasoning"))?.unwrap_or(0);
-        let cw1h = attr_count(attrs, intern!(py, "tokens_cache_write_1h"))?.unwrap_or(0);
-        let Some(p) = price_per_million(py, &cfg, model)? else { return Ok(None) };
-        let c = PyFloat::new(py, cost_of(&p, tin.unwrap_or(0), tout.unwrap_or(0), cr, cw, rs, cw1h));
-        attrs.set_item(intern!(py, "cost_usd"), &c)?;
-        Ok(Some(c))
-    };
-    run().unwrap_or(None)
-}
-
-pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(price_attrs, m)?)
 }
 
 #[cfg(test)]
