@@ -12,8 +12,8 @@ def traced_response(result: Any, call: Any, streaming: bool, mode: str) -> Any:
     """What a call made with the SDK's raw-response header returns to its caller."""
     if mode != "stream" and not streaming:  # with_raw_response: the body was read, record it now
         parse = getattr(result, "parse", None)
-        parsed = parse() if callable(parse) else None  # the SDK caches it for the caller
-        if not inspect.isawaitable(parsed):
+        parsed: Any = parse() if callable(parse) else None  # the SDK caches it for the caller
+        if not inspect.iscoroutine(parsed):
             call.record(parsed)
             call.end()
             return result

@@ -46,15 +46,21 @@ class StreamState:
     """A traced stream's call, accumulator and clock. Holds no reference to the stream's proxy, so
     a dropped proxy is collected and ends the span."""
 
-    __slots__ = ("call", "acc", "feed", "hide", "first", "done")
+    __slots__ = ("call", "acc", "it", "first", "hide", "done")
 
     def __init__(self, call: Any) -> None:
         self.call = call
         self.acc = call.info.module.Accumulator(keep_text=call.capture)
-        self.feed = self.acc.feed  # True for a usage-only chunk: hidden if mist asked for it (hide)
-        self.hide = call.hide_usage
+        self.it: Any = None  # the SDK stream's iterator, once iterated
         self.first = 0
+        self.hide = call.hide_usage
         self.done = False
+
+    def take(self, item: Any) -> bool:
+        """Read one event; True to hide it from the caller (the usage-only chunk mist asked for)."""
+        if not self.first:
+            self.first = _perf()
+        return self.acc.feed(item) and self.hide
 
     def finish(self, exc: Optional[BaseException] = None, how: str = "complete") -> None:
         if not self.done:
@@ -75,19 +81,17 @@ def traced_stream(result: Any, call: Any) -> Any:
 class TracedStream(Proxy):
     """A sync SDK stream (iteration, ``with``, ``close()``, attributes such as ``.response``)."""
 
-    __slots__ = ("_mist_it",)
+    __slots__ = ()
 
     def __iter__(self) -> "TracedStream":
         return self
 
     def __next__(self) -> Any:
-        try:
-            it = self._mist_it
-        except AttributeError:
-            inner = self._mist_inner
-            it = inner if hasattr(type(inner), "__next__") else iter(inner)
-            object.__setattr__(self, "_mist_it", it)
         state = self._mist_state
+        it = state.it
+        if it is None:
+            inner = self._mist_inner
+            it = state.it = inner if hasattr(type(inner), "__next__") else iter(inner)
         while True:
             try:
                 item = next(it)
@@ -97,9 +101,7 @@ class TracedStream(Proxy):
             except BaseException as exc:
                 state.finish(exc)
                 raise
-            if not state.first:
-                state.first = _perf()
-            if not (state.feed(item) and state.hide):
+            if not state.take(item):
                 return item
 
     def __enter__(self) -> "TracedStream":
@@ -125,19 +127,17 @@ class TracedStream(Proxy):
 class TracedAsyncStream(Proxy):
     """An async SDK stream (``async for``, ``async with``, ``await close()``, attributes)."""
 
-    __slots__ = ("_mist_it",)
+    __slots__ = ()
 
     def __aiter__(self) -> "TracedAsyncStream":
         return self
 
     async def __anext__(self) -> Any:
-        try:
-            it = self._mist_it
-        except AttributeError:
-            inner = self._mist_inner
-            it = inner if hasattr(type(inner), "__anext__") else inner.__aiter__()
-            object.__setattr__(self, "_mist_it", it)
         state = self._mist_state
+        it = state.it
+        if it is None:
+            inner = self._mist_inner
+            it = state.it = inner if hasattr(type(inner), "__anext__") else inner.__aiter__()
         while True:
             try:
                 item = await it.__anext__()
@@ -147,9 +147,7 @@ class TracedAsyncStream(Proxy):
             except BaseException as exc:
                 state.finish(exc)
                 raise
-            if not state.first:
-                state.first = _perf()
-            if not (state.feed(item) and state.hide):
+            if not state.take(item):
                 return item
 
     async def __aenter__(self) -> "TracedAsyncStream":
@@ -205,7 +203,7 @@ class _Helper:
         every event is seen however the helper is read; without, the traced raw stream is found."""
         self.stream = stream
         try:
-            raw = getattr(stream, "_raw_stream", None)
+            raw: Any = getattr(stream, "_raw_stream", None)
             if self.call is None:
                 if type(raw) in (TracedStream, TracedAsyncStream):
                     self.state = raw._mist_state

@@ -93,13 +93,12 @@ class Accumulator(StreamAccumulator):
                 self._usage[key] = value
         read_usage(self._usage, self.found)
 
-    def feed(self, event: Any) -> bool:
+    def feed(self, event: Any) -> None:
         self.events += 1
         try:
             self._feed(view(event))
         except Exception:
             pass
-        return False
 
     def _feed(self, e: Any) -> None:
         kind = e.get("type")

@@ -83,10 +83,8 @@ class StreamAccumulator:
     """Fed every event of one streamed response; ``attrs()`` then gives what :func:`from_response`
     gives for the whole response, and ``text`` the streamed output text (capped, when kept).
 
-    ``feed(event)`` (each provider's) takes one event into account and returns True when it carries
-    nothing but usage (the chunk OpenAI's ``include_usage`` adds at the end of a chat stream). It
-    never raises: an event it cannot read is skipped. It runs for every event of a stream, between
-    the SDK's decoding of one event and the next, so it reads as little as it can."""
+    ``feed(event)`` (each provider's) reads one event; it never raises: an event it cannot read
+    is skipped. It returns True for an event to hide from the caller (OpenAI's usage-only chunk)."""
 
     def __init__(self, keep_text: bool = True, max_text_chars: int = MAX_TEXT_CHARS) -> None:
         self.found: Dict[str, Any] = {}

@@ -136,6 +136,8 @@ class Accumulator(StreamAccumulator):
     events (``chunk`` events are unwrapped; ``content.delta`` and the like repeat the chunks)."""
 
     def feed(self, event: Any) -> bool:
+        """Read one event; True when it is a chunk with no choices but usage (the one
+        ``include_usage`` adds at the end of a chat stream)."""
         self.events += 1
         try:
             c = view(event)
