@@ -6,8 +6,6 @@ from typing import Optional
 
 from ..core import runtime as _runtime
 
-_COUNTS = ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning", "tokens_cache_write_1h")
-
 
 def estimate(attrs: dict) -> Optional[float]:
     """The cost of span attrs (None: no table, no str model, or a model without a price)."""
@@ -16,16 +14,18 @@ def estimate(attrs: dict) -> Optional[float]:
     if table is None or not isinstance(model, str):
         return None
     get = attrs.get
-    counts = [get(k) for k in _COUNTS]
-    try:
-        # Counts are ints (or absent) on every span mist makes: the table takes those as they are
-        # (None counts as 0); anything else goes through int(), as user attrs may be "12" or 12.0.
-        if not all(c is None or type(c) is int for c in counts):
-            counts = [int(c or 0) for c in counts]
-        tin, tout, cr, cw, rs, cw1h = counts
-        return table.cost(model, tin, tout, cr, cw, rs, cache_write_1h=cw1h)
-    except Exception:
-        return None
+    tin, tout, cr, cw, rs, w1 = (get("tokens_in"), get("tokens_out"), get("tokens_cache_read"),
+                                 get("tokens_cache_write"), get("tokens_reasoning"), get("tokens_cache_write_1h"))
+    # the table takes ints and None (0); user attrs may be "12" or 12.0: int() them (this runs
+    # right after a model call, with little of mist in the CPU caches: no call per count)
+    if not ((tin is None or type(tin) is int) and (tout is None or type(tout) is int)
+            and (cr is None or type(cr) is int) and (cw is None or type(cw) is int)
+            and (rs is None or type(rs) is int) and (w1 is None or type(w1) is int)):
+        try:
+            tin, tout, cr, cw, rs, w1 = (int(v or 0) for v in (tin, tout, cr, cw, rs, w1))
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return table.cost(model, tin, tout, cr, cw, rs, cache_write_1h=w1)
 
 
 def price(attrs: dict) -> Optional[float]:
