@@ -13,6 +13,8 @@ An observer is any object with ``on_end(payload)``; it may also have ``on_score(
 operation, model, timestamp_ns)``, ``shutdown()``, ``after_fork()`` and ``stats() -> dict``.
 Registered observers today: the live regression alerts (:mod:`mist.alerts.pipeline`) and the
 unknown-model warning (:mod:`mist.costs.unpriced`). Adding one touches nothing else.
+``configure(alerts=False)`` / ``MIST_ALERTS=0`` turns the whole hook off: the core then keeps no
+observations and no observer runs.
 """
 from __future__ import annotations
 
