@@ -18,7 +18,7 @@ pub(crate) struct Config {
     pub context: Option<Py<PyAny>>, // the ContextVar holding the current span
     pub on_fork: Option<Py<PyAny>>, // called once in a forked child to start a writer
     pub pricer: Option<Py<PyAny>>,  // model -> (6 prices per million tokens) | None
-    pub observe: bool,              // keep an observation of each span for the alert engine
+    pub observe: bool,              // keep an observation of each span for the observers
     /// Prices per million tokens by model name, resolved once through `pricer` (so a new
     /// configuration starts with none). Keyed by the name's UTF-8 bytes (lone surrogates in
     /// surrogatepass form, so every str has a key).

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from typing import Any, Dict, Optional
 
 from .. import config
@@ -21,7 +20,6 @@ from .engine import AlertEngine
 
 counters: Dict[str, int] = {"alerts": 0}
 _engine: Optional[AlertEngine] = None
-_lock = threading.Lock()
 
 
 def engine() -> AlertEngine:
@@ -40,13 +38,13 @@ def engine() -> AlertEngine:
 
 
 def save_state() -> bool:
-    """Write the detectors' state to ``MIST_ALERT_STATE`` (atomically); False when not set."""
+    """Write the detectors' state to ``MIST_ALERT_STATE`` (atomically); False when not set. Called
+    by the hook's ``shutdown``, which holds the lock the spans are observed under."""
     path = config.alert_state()
     if not path or _engine is None:
         return False
     try:
-        with _lock:
-            state = _engine.state_dict()
+        state = _engine.state_dict()
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(state, f)
@@ -76,8 +74,6 @@ class AlertObserver:
         save_state()
 
     def after_fork(self) -> None:
-        global _lock
-        _lock = threading.Lock()
         delivery.after_fork_in_child()
 
     def stats(self) -> Dict[str, int]:

@@ -116,10 +116,13 @@ def drain() -> None:
 
 
 def shutdown() -> None:
+    """Everything pending, then each observer's ``shutdown`` (under the lock spans are observed
+    under: the background thread cannot be inside an observer meanwhile)."""
     drain()
-    for o in list(_observers):
-        if hasattr(o, "shutdown"):
-            _call(o.shutdown)
+    with _lock:
+        for o in list(_observers):
+            if hasattr(o, "shutdown"):
+                _call(o.shutdown)
 
 
 def stats() -> Dict[str, int]:

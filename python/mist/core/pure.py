@@ -109,14 +109,14 @@ def configure(source: str, batch_bytes: int, max_buffer_bytes: int, sample: floa
     _cfg = _Config(source, batch_bytes, max_buffer_bytes, sample, context, on_fork, pricer, observe)
 
 
-# ---- observations for the alert engine (twin of the native ones) ----
+# ---- observations for the observers of finished spans (twin of the native ones) ----
 MAX_OBS = 4096
 _obs: list = []
 _obs_dropped = 0
 
 
 def take_observations(limit: int = 1 << 62) -> Tuple[list, int]:
-    """The oldest ``limit`` span payloads kept for the alert engine (the rest wait for the next
+    """The oldest ``limit`` span payloads kept for the observers (the rest wait for the next
     call), and how many were dropped because the buffer was full."""
     global _obs, _obs_dropped
     got, _obs = _obs[:limit], _obs[limit:]
@@ -210,7 +210,7 @@ def _cost_of(p: tuple, tin: int, tout: int, cr: int, cw: int, rs: int, cw1h: int
 
 
 def _per_million(model: str, cfg: _Config) -> Any:
-    """The model's 5 prices per million tokens, cached per model name (None: no price)."""
+    """The model's 6 prices per million tokens, cached per model name (None: no price)."""
     if model in _prices:
         return _prices[model]
     r = cfg.pricer(model)

@@ -52,7 +52,7 @@ from mist.sinks.http import (
 )
 
 DEFAULT_PORT = 4318
-TRACES_PATH = "/v1/traces"
+TRACES_PATH = config.OTLP_TRACES_PATH
 
 
 class OTLPSink(PostingSink):

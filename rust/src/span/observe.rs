@@ -1,6 +1,7 @@
-//! Spans kept for the alert engine: when configured with `observe=True`, `emit_span` keeps each
-//! span it writes as references (no encoding, no dict) so the hot path pays only a few increfs;
-//! the alert thread takes them with `take_observations`, which builds the payloads in bulk.
+//! Spans kept for the observers of finished spans (`mist.core.hooks`): when configured with
+//! `observe=True`, `emit_span` keeps each span it writes as references (no encoding, no dict)
+//! so the hot path pays only a few increfs; the observers' thread takes them with
+//! `take_observations`, which builds the payloads in bulk.
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
