@@ -156,6 +156,12 @@ def markov_50_10(r: np.random.Generator, n: int) -> np.ndarray:
     return markov(r, n) / SIG + r.standard_normal(n)
 
 
+def trend_5(r: np.random.Generator, n: int) -> np.ndarray:
+    """A slow drift: latency growing 5 % per 1,000 calls (a few percent a day at 1,000 calls a
+    day), on lognormal noise σ_log 0.5; the baseline follows it (issue 16, item 4)."""
+    return 0.05 * np.arange(n) / 1000 / SIG + r.standard_normal(n)
+
+
 MODELS: Dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
     "iid normal": iid_normal,
     "AR(1) 0.5": ar1_05,
@@ -166,6 +172,7 @@ MODELS: Dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
     "cycle P=10000": cycle_10000,
     "markov 30%/20": markov_30_20,
     "markov 50%/10": markov_50_10,
+    "trend 5%/1000": trend_5,
 }
 LATENCY_MODELS = {"lognormal 1.5"}  #: models whose values are latencies already
 
