@@ -27,7 +27,7 @@ Method, continuous (``CusumDetector``)
    quarter of the threshold instead of half, the false-alarm rate rose 1.7× on normal data
    and 5× on a pass rate (measured with the benchmark), for a 0.5 σ shift found ~10 % sooner.
 3. *Standardise* each value against the baseline *before* it is updated (a recursive residual):
-   ``t = (x - m) / (s·sqrt(1 + 1/n_loc))``; while the estimates are young (fewer than 250
+   ``t = (x - m) / (s·sqrt(1 + τ/n_loc))`` (τ: step 4); while the estimates are young (fewer than 250
    values) ``t`` is mapped to a standard normal value with Wallace's (1959) approximation of the
    Student-t → normal transform (``ν`` = 0.88 n / τ: the efficiency of the scale estimate,
    and fewer effective values when they are correlated), which keeps the false-alarm rate of a
@@ -43,7 +43,8 @@ Method, continuous (``CusumDetector``)
 
    - ``τ``, dependence: the long-run variance of the winsorised residuals over their variance.
      The larger of the AR(1) value ``(1 + ρ) / (1 - ρ)`` from the lag-1 correlation (less
-     ``RHO_PENALTY / sqrt(n)``, so that sampling noise in a young series does not inflate it)
+     ``RHO_PENALTY / sqrt(n)``, so that sampling noise in a young series does not inflate it,
+     after Kendall's correction of its small-sample bias)
      and the batch-means value: ``BATCH`` = 64 × the variance of the means of 64 consecutive
      values, which sees dependence that outlasts one lag (cycles, bursts).  Batch means rather
      than prewhitening: prewhitening an AR(1) with φ = 0.9 leaves a step only 10 % of its size
@@ -174,6 +175,8 @@ References
 - M. R. Reynolds & Z. G. Stoumbos (1999). A CUSUM chart for monitoring a proportion when
   inspecting continuously. Journal of Quality Technology 31(1), 87-108.
 - D. Siegmund (1985). Sequential Analysis: Tests and Confidence Intervals. Springer.
+- M. G. Kendall (1954). Note on bias in the estimation of autocorrelation. Biometrika 41,
+  403-404.
 - D. L. Wallace (1959). Bounds on normal approximations to Student's and the chi-square
   distributions. Annals of Mathematical Statistics 30(4), 1121-1130.
 - P. J. Huber (1964). Robust estimation of a location parameter. Ann. Math. Statist. 35, 73-101.
@@ -501,7 +504,11 @@ class CusumDetector:
             self.tau = 1.0
             self.inv_vu = self.inv_vd = 1.0
             return
-        rho = self.c1 / c0 - RHO_PENALTY / _sqrt(nv + 1.0)
+        # the lag-1 correlation of n values is biased low by about (1 + 3ρ)/n (Kendall 1954;
+        # from 16 values of an AR(1) with φ = 0.9 it reads ~0.67): corrected, a new series of
+        # that kind false-alarmed in its first 2,000 values 14 times in 100 rather than 21
+        rho = self.c1 / c0
+        rho += (1.0 + 3.0 * rho) / (nv + 1.0) - RHO_PENALTY / _sqrt(nv + 1.0)
         if rho < 0.0:
             rho = 0.0
         elif rho > RHO_MAX:
@@ -569,7 +576,8 @@ class CusumDetector:
         if young:
             # small-sample correction: Student t -> normal (Wallace 1959), ν = the effective
             # number of values behind the scale estimate (fewer when they are correlated)
-            t = (r * self.inv_s) / _sqrt(1.0 + 1.0 / self.n_loc)
+            # (the location's own error: variance τ/n for n correlated values, not 1/n)
+            t = (r * self.inv_s) / _sqrt(1.0 + self.tau / self.n_loc)
             nu = 0.88 * self.n_sc / self.tau
             z = _sqrt(nu * _log1p(t * t / nu)) * (8.0 * nu + 1.0) / (8.0 * nu + 3.0)
             if t < 0.0:
