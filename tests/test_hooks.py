@@ -74,3 +74,36 @@ def test_an_observer_needs_on_end():
 
     with pytest.raises(TypeError):
         hooks.add_observer(object())
+
+
+def test_observers_run_on_the_clock_of_what_they_observe(traced):
+    """While an observer handles a span or a late score, hooks.observation_time() is its time (the
+    span's end_ns, the eval.result's timestamp_ns), and an alert it fires is stamped with it: here
+    the unpriced-model warning of a span recorded in 2001 is dated 2001, not now."""
+    seen = []
+
+    class Clock:
+        def on_end(self, payload):
+            seen.append(("span", payload["end_ns"], hooks.observation_time()))
+
+        def on_score(self, payload, operation, model, ts):
+            seen.append(("score", ts, hooks.observation_time()))
+
+    clock = Clock()
+    hooks.add_observer(clock)
+    try:
+        t = 1_000_000_000_000_000_000  # 2001-09-09
+        mist.emit_span("chat", t, t + 5, model="no-such-model-xyz", tokens_in=3, tokens_out=1)
+        with mist.span("judged") as s:
+            pass
+        mist.score("judge", 0.5, span=s)
+        mist.flush()
+    finally:
+        hooks.remove_observer(clock)
+    assert hooks.observation_time() is None  # outside an observer
+    assert seen[0] == ("span", t + 5, t + 5)
+    assert all(ts == now for _, ts, now in seen), seen
+    (score_ts,) = [ts for kind, ts, _ in seen if kind == "score"]
+    assert score_ts == traced.messages("eval.result")[0]["timestamp_ns"]  # the score's own envelope time
+    (warning,) = [m for m in traced.messages("trace.alert") if m["payload"]["metric"] == "unpriced_model"]
+    assert warning["timestamp_ns"] == t + 5

@@ -28,6 +28,11 @@ def test_fast_hallucination_fires_slow_correct_does_not(traced):
     assert len(quality) == 1, alerts
     assert "faithfulness" in quality[0]["message"] and quality[0]["series"]["model"] == "gpt-4o-mini"
     assert any(a["metric"] == "score.faithfulness" for a in got)  # the callback saw it too
+    # stamped on the spans' clock (here 2026, not the wall clock): the end of the span that fired it
+    env = [m for m in traced.messages("trace.alert") if m["payload"]["metric"] == "score.faithfulness"]
+    ends = {p["end_ns"] for p in traced.spans()}
+    assert env and all(m["timestamp_ns"] in ends for m in env)
+    assert all(m["payload"]["since_ns"] <= m["timestamp_ns"] for m in env)
     traced.clear()
     from mist.alerts import pipeline as _alert_pipeline
 
@@ -114,3 +119,6 @@ def test_a_falling_late_score_fires_live(traced):
     assert mist.stats()["alerts"]["evals"] >= 400
     evals = traced.messages("eval.result")  # the late scores still reach the sinks
     assert len(evals) == 400 and evals[0]["payload"]["name"] == "faithfulness"
+    # the alert is stamped with the time of the late score that fired it (its eval.result's)
+    fired = [m for m in traced.messages("trace.alert") if m["payload"]["metric"] == "score.faithfulness"]
+    assert fired[0]["timestamp_ns"] in {m["timestamp_ns"] for m in evals}

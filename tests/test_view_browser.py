@@ -273,6 +273,62 @@ def test_hostile_page_runs_no_injected_code(browser, tmp_path):
     assert browser.evaluate("window.__pwned === undefined") is True
 
 
+TIME_CHARTS = r"""
+(() => {
+  const out = {};
+  for (const label of ["cost over time", "scores over time"]) {
+    const svg = document.querySelector(`svg.chart[aria-label="${label}"]`);
+    if (!svg) continue;
+    const axis = svg.querySelector("line.axis").getBoundingClientRect();
+    const markers = [...svg.querySelectorAll("g.alert > line")].map(l => {
+      const r = l.getBoundingClientRect();
+      return (r.left + r.right) / 2;
+    });
+    const bars = [...svg.querySelectorAll(":scope > rect")].filter(r => r.getBBox().width > 0).length;
+    out[label] = {left: axis.left, right: axis.right, markers, bars};
+  }
+  return out;
+})()
+"""
+
+
+def test_demo_page_puts_alert_markers_where_they_fired(browser, tmp_path):
+    """The demo's spans, scores and alerts share one clock: its time charts span the simulated
+    runs (many bars, not one squeezed bar) and each alert marker sits inside the plot at the
+    time its envelope says it fired (not piled up at the right edge)."""
+    from mist.alerts import pipeline as _alert_pipeline
+    from mist.core import hooks
+
+    out = tmp_path / "demo.jsonl"
+    hooks.drain()
+    _alert_pipeline._engine = None  # `mist demo` normally runs in a fresh process
+    try:
+        assert main(["demo", "--out", str(out), "--steps", "300"]) == 0
+    finally:
+        hooks.drain()
+        _alert_pipeline._engine = None
+    msgs = [json.loads(line) for line in out.read_bytes().splitlines()]
+    spans = [m["payload"] for m in msgs if m["type"] == "trace.span"]
+    t0, t1 = min(s["start_ns"] for s in spans), max(s["end_ns"] for s in spans)
+    expected = sorted((m["timestamp_ns"] - t0) / (t1 - t0) for m in msgs if m["type"] == "trace.alert")
+    assert expected, "the demo fired no alert"
+    browser.events.clear()
+    browser.load(out.with_suffix(".html").as_uri())
+    charts = browser.evaluate(TIME_CHARTS)
+    assert browser.errors() == []
+    assert set(charts) == {"cost over time", "scores over time"}, charts
+    assert charts["cost over time"]["bars"] >= 48, charts  # the runs spread over the axis
+    for label, c in charts.items():
+        left, right = c["left"], c["right"]
+        assert right - left > 300, (label, c)
+        assert len(c["markers"]) == len(expected), (label, c)
+        for x in c["markers"]:
+            assert left <= x <= right, (label, x, c)
+        got = sorted((x - left) / (right - left) for x in c["markers"])
+        assert all(abs(g - e) < 0.005 for g, e in zip(got, expected)), (label, got, expected)
+        assert min(got) < 0.9, (label, got)  # not all at the right edge
+
+
 if __name__ == "__main__":  # pragma: no cover - manual: python tests/test_view_browser.py PAGE.html [SHOT.png]
     b = Chromium(find_chromium() or sys.exit("no chromium"))
     try:

@@ -6,6 +6,7 @@ import queue
 import threading
 from typing import Any, Callable, Dict, List
 
+from ..core import hooks
 from ..core.messages import emit_message
 from ..errors import ConfigError
 
@@ -36,10 +37,13 @@ def _run() -> None:
 
 
 def deliver(payload: Dict[str, Any]) -> None:
-    """Send one alert payload: to the sinks now, to callbacks on the alert thread."""
+    """Send one alert payload: to the sinks now, to callbacks on the alert thread. Its envelope's
+    ``timestamp_ns`` is the time of the observation that fired it: that of the span or late score
+    the calling observer is handling (:func:`mist.core.hooks.observation_time`), else now (a
+    budget alert, fired on the caller's thread as the cost is charged)."""
     global _thread
     counters["alerts"] += 1
-    emit_message("trace.alert", payload)
+    emit_message("trace.alert", payload, hooks.observation_time())
     if not _callbacks:
         return
     with _lock:

@@ -166,11 +166,12 @@ def latency_histograms(rows: Sequence[Tuple[str, List[int], Dict[str, Optional[f
 
 
 def time_chart(t0: int, t1: int, bars: Sequence[Tuple[int, int, float, str]],
-               lines: Dict[str, List[Tuple[int, float]]], alerts: Sequence[Tuple[int, str, str]],
+               lines: Dict[str, List[Tuple[int, float]]], alerts: Sequence[Tuple[int, str, str, Optional[int]]],
                fmt_bar: Callable[[float], str], fmt_time: Callable[[int], str], *, width: int = 960,
                height: int = 200, y_lo: float = 0.0, y_hi: Optional[float] = None, title: str = "") -> str:
     """A time axis with bars (``(start_ns, end_ns, value, tooltip)``) or lines (name -> points),
-    and alert markers (``(time_ns, level, tooltip)``) as vertical lines."""
+    and alert markers (``(time_ns, level, tooltip, since_ns or None)``) as vertical lines at the
+    time they fired, shaded back to ``since_ns`` (the estimated start of the change)."""
     left, right, top_pad, bottom = 64, 120 if lines else 12, 10, 26
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     span = max(1, t1 - t0)
@@ -209,12 +210,17 @@ def time_chart(t0: int, t1: int, bars: Sequence[Tuple[int, int, float, str]],
         out.append(f'<text x="{left + plot_w + 8}" y="{top_pad + 12 + 14 * i}" fill="{color}">'
                    f'{esc(name if len(name) <= 16 else name[:15] + "…")}</text>')
     opacity = "1" if len(alerts) <= 40 else "0.55"
-    for t, level, tip in alerts:
+    for t, level, tip, since in alerts:
         if not t0 <= t <= t1:
             continue
         x = x_of(t)
         color = ERROR if level == "critical" else WARN
-        out.append(f'<g class="alert" opacity="{opacity}"><title>{esc(tip)}</title>'
+        band = ""
+        if since is not None and len(alerts) <= 40:
+            xs = x_of(since)
+            band = (f'<rect x="{xs:.1f}" y="{top_pad}" width="{x - xs:.1f}" height="{plot_h}" fill="{color}" '
+                    f'opacity="0.08" pointer-events="none"></rect>')
+        out.append(f'<g class="alert" opacity="{opacity}"><title>{esc(tip)}</title>{band}'
                    f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top_pad}" y2="{top_pad + plot_h}" stroke="{color}" '
                    f'stroke-width="1.5" stroke-dasharray="4,3"></line>'
                    f'<path d="M{x - 5:.1f},{top_pad - 1} L{x + 5:.1f},{top_pad - 1} L{x:.1f},{top_pad + 7}Z" '

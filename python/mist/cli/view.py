@@ -149,11 +149,17 @@ def _time_series(scan: Scan) -> Dict[str, Any]:
     traces = scan.traces
     ends = [t[T_END] for t in traces.values() if t[T_END] is not None]
     starts = [t[T_START] for t in traces.values() if t[T_START] is not None]
+    # one time axis for spans, scores and alerts: a span at its end, a late score and an alert at
+    # their envelope's timestamp_ns (an alert's is the time of the observation that fired it)
     alert_times = [ts for ts, _ in scan.alerts if ts]
+    score_times: List[int] = []
+    if any(scan.score_points.values()):
+        score_times = [min(min(pts)[0] for pts in scan.score_points.values() if pts),
+                       max(max(pts)[0] for pts in scan.score_points.values() if pts)]
     if not ends and not alert_times:
         return {}
-    t0 = min(starts + ends + alert_times)
-    t1 = max(ends + alert_times)
+    t0 = min(starts + ends + alert_times + score_times)
+    t1 = max(ends + alert_times + score_times)
     if t1 <= t0:
         t1 = t0 + 1
     width = (t1 - t0) / TIME_BUCKETS
@@ -188,7 +194,9 @@ def _time_series(scan: Scan) -> Dict[str, Any]:
     alerts = []
     for ts, p in scan.alerts:
         level = p.get("level") if isinstance(p.get("level"), str) else "warning"
-        alerts.append((ts, level, _alert_text(ts, p)))
+        since = p.get("since_ns")  # the estimated start of the change: shaded up to the marker
+        since = since if type(since) is int and since < ts and p.get("state", "firing") == "firing" else None
+        alerts.append((ts, level, _alert_text(ts, p), since))
     return {"t0": t0, "t1": t1, "bars": bars, "lines": lines, "alerts": alerts}
 
 
@@ -346,7 +354,8 @@ def build_page(scan: Scan, path: str, *, traces: int = MAX_TRACES) -> str:
                     + (time_chart(ts["t0"], ts["t1"], [], ts["lines"], ts["alerts"], lambda v: f"{v:.2f}",
                                   lambda t: fmt_time(t), title="scores over time")
                        if ts["lines"] else '<p class="note">no score.* attrs or eval scores in this file</p>')
-                    + '<p class="note">dashed lines: alerts (red critical, orange warning); hover for details</p>'
+                    + '<p class="note">dashed lines: alerts, when they fired (red critical, orange warning), '
+                      "shaded back to the estimated start of the change; hover for details</p>"
                     + "</section>")
     if scan.alerts:
         ordered = sorted(scan.alerts, key=lambda a: a[0], reverse=True)[:MAX_ALERT_ROWS]

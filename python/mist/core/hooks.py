@@ -11,6 +11,11 @@ runs every round still pending on the caller's thread.
 
 An observer is any object with ``on_end(payload)``; it may also have ``on_score(payload,
 operation, model, timestamp_ns)``, ``shutdown()``, ``after_fork()`` and ``stats() -> dict``.
+Observers run on the clock of what they observe: while one handles a span or a late score,
+:func:`observation_time` is that observation's time (the span's ``end_ns``, the score's time), and
+an alert it fires is stamped with it (:mod:`mist.alerts.delivery`), not with the moment this
+thread got round to it. Spans recorded on their own clock (``emit_span`` with past or simulated
+times, ``mist demo``) get their alerts on that clock, as ``mist alerts FILE`` gives them offline.
 Registered observers today: the live regression alerts (:mod:`mist.alerts.pipeline`) and the
 unknown-model warning (:mod:`mist.costs.unpriced`). Adding one touches nothing else.
 ``configure(alerts=False)`` / ``MIST_ALERTS=0`` turns the whole hook off: the core then keeps no
@@ -35,6 +40,13 @@ _observers: List[Any] = []
 _scores: Deque[Tuple[Dict[str, Any], Optional[str], Optional[str], int]] = deque()
 _thread: Optional[threading.Thread] = None
 _lock = threading.Lock()
+_clock = threading.local()  # .ns: the time of the observation being handled on this thread
+
+
+def observation_time() -> Optional[int]:
+    """The time (Unix ns) of the span or late score an observer is handling on this thread; None
+    outside an observer."""
+    return getattr(_clock, "ns", None)
 
 
 def add_observer(observer: Any) -> Any:
@@ -51,14 +63,17 @@ def remove_observer(observer: Any) -> None:
         _observers.remove(observer)
 
 
-def observe_score(payload: Dict[str, Any], operation: Optional[str] = None, model: Optional[str] = None) -> None:
-    """Queue one late score (an ``eval.result`` payload, and the ``(operation, model)`` of its
-    span when known) for the observers. O(1), never raises, never blocks."""
+def observe_score(payload: Dict[str, Any], operation: Optional[str] = None, model: Optional[str] = None,
+                  timestamp_ns: Optional[int] = None) -> None:
+    """Queue one late score (an ``eval.result`` payload, the ``(operation, model)`` of its span
+    when known, and its time: the ``timestamp_ns`` of its envelope, default now) for the
+    observers. O(1), never raises, never blocks."""
     try:
         if len(_scores) >= MAX_SCORES:
             counters["skipped"] += 1
             return
-        _scores.append((payload, operation, model, time.time_ns()))
+        ts = timestamp_ns if type(timestamp_ns) is int else time.time_ns()
+        _scores.append((payload, operation, model, ts))
     except Exception:
         counters["errors"] += 1
 
@@ -94,15 +109,21 @@ def process(drain: bool = False) -> int:
             if not spans and not scores:
                 return seen
             ends = [o.on_end for o in _observers]
-            for i, p in enumerate(spans):
-                if i % YIELD_EVERY == YIELD_EVERY - 1:
-                    time.sleep(0)  # let the GIL go
-                for on_end in ends:
-                    _call(on_end, p)
-            on_scores = [o.on_score for o in _observers if hasattr(o, "on_score")]
-            for p, op, model, ts in scores:
-                for on_score in on_scores:
-                    _call(on_score, p, op, model, ts)
+            try:
+                for i, p in enumerate(spans):
+                    if i % YIELD_EVERY == YIELD_EVERY - 1:
+                        time.sleep(0)  # let the GIL go
+                    end = p.get("end_ns")
+                    _clock.ns = end if type(end) is int else None
+                    for on_end in ends:
+                        _call(on_end, p)
+                on_scores = [o.on_score for o in _observers if hasattr(o, "on_score")]
+                for p, op, model, ts in scores:
+                    _clock.ns = ts
+                    for on_score in on_scores:
+                        _call(on_score, p, op, model, ts)
+            finally:
+                _clock.ns = None
             counters["observed"] += len(spans)
             counters["evals"] += len(scores)
             seen += len(spans)

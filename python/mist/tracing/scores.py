@@ -6,6 +6,7 @@ import math
 from typing import Any, Optional
 
 from ..core import hooks, runtime as _runtime
+from ..core.backend import core
 from ..core.messages import emit_message
 from .context import current_span
 
@@ -27,13 +28,14 @@ def late_score(name: str, value: float, span: Any, *, suite: str = "mist") -> bo
         "span_id": getattr(span, "span_id", None),
         "name": str(name),
     }
-    sent = emit_message("eval.result", payload)
+    ts = core.now_ns()  # one time for the envelope and the alerts (as `mist alerts FILE` reads it)
+    sent = emit_message("eval.result", payload, ts)
     if _runtime.settings.alerts and not _runtime.disabled:
         # the late score joins its span's score.<name> series: queued for the alert thread
         # (detection stays off this thread), with the span's (operation, model)
         attrs = getattr(span, "attrs", None)
         model = attrs.get("model") if isinstance(attrs, dict) else None
-        hooks.observe_score(payload, payload["task"] or None, model if isinstance(model, str) else None)
+        hooks.observe_score(payload, payload["task"] or None, model if isinstance(model, str) else None, ts)
     return sent
 
 
