@@ -115,9 +115,17 @@ shortest that gave the full gain is used.  The increments are
 recomputed when ``p₀`` moves by more than 2 % (relative).  A single value adds at most
 ``log 2.25`` ≈ 0.81, so no single failure can alarm.  The start of a change is refined to the
 maximum-likelihood change point (with the post-change rate estimated) among the run start and
-the last ``EVENTS`` = 16 occurrences of the rarer outcome (just before one, when it became more
+the last ``EVENTS`` = 32 occurrences of the rarer outcome (just before one, when it became more
 frequent; just after one, when it became rarer).  ``rebaseline()`` re-learns ``p₀`` from the
 values that follow (a new warm-up).
+
+Failures come in bursts (a rate limit, a flaky dependency), and the thresholds assume
+independent values: both are multiplied by the overdispersion ``disp`` ≥ 1, the variance of the
+counts in batches of 64 values (around their own running mean) over the binomial variance,
+shrunk towards 1 by a prior worth 32 batches and, as for the continuous detector, with each
+batch entering 4 batches late and dropped at an alarm (``_batch``).  Bursts of 10 % errors
+lasting 20 values on a 2 % base: 8.2 false alarms per 100,000 → 4.5; on independent values
+it costs ~8 % of detection delay (a 0.90 → 0.80 drop: median 139 → 150 values).
 
 Calibration: from a false-alarm rate to ``h``
 --------------------------------------------
