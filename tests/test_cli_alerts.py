@@ -84,9 +84,9 @@ def test_text_output_reports_the_injected_regression_and_nothing_else(tmp_path, 
     # the slow model call, and the agent runs that contain it; nothing about tools, cost, scores
     assert len(out) == 3, out
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  FIRING   critical latency_ms       "
-                    r"p50 latency for chat/gpt-4o rose from [78]\d\d ms to 2\.\d s over the last "
+                    r"p50 latency for chat/gpt-4o rose \d\.\d× from [78]\d\d ms to 2\.\d\d s over the last "
                     r"\d+ calls \(since \d\d:\d\d:\d\d UTC\)$", out[0]), out[0]
-    assert "p50 latency for agent.run rose from" in out[1]
+    assert re.search(r"p50 latency for agent\.run rose \d\.\d× from 8\d\d ms to 2\.\d\d s ", out[1]), out[1]
     assert out[2] == ("2400 spans and 1 eval result read, 2 alerts fired, 0 resolved; "
                       "2 still firing at the end of the file")
 
@@ -240,11 +240,11 @@ def test_late_scores_in_the_file_fire_on_the_scored_spans_series(tmp_path, capsy
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 3, out
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  FIRING   critical score\.faithfulness "
-                    r'quality score "faithfulness" for chat/gpt-4o fell from 0\.9\d to 0\.[56]\d over '
+                    r'quality score "faithfulness" for chat/gpt-4o fell 0\.\d\d from 0\.9\d to 0\.[56]\d over '
                     r"the last \d+ calls", out[0]), out[0]
     # results whose spans are not in the file: a series keyed by their suite and task
     assert re.search(r'FIRING   critical score\.rag +quality score "rag" for answer \(eval suite '
-                     r'"rag"\) fell from 0\.8\d to 0\.[45]\d over the last \d+ results', out[1]), out[1]
+                     r'"rag"\) fell 0\.\d\d from 0\.8\d to 0\.[45]\d over the last \d+ results', out[1]), out[1]
     assert out[2] == (f"{600 + filler} spans and 900 eval results read, 2 alerts fired, 0 resolved; "
                       "2 still firing at the end of the file")
 

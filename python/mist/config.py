@@ -15,6 +15,7 @@ MIST_CAPTURE_CONTENT       1: record prompts and answers of instrumented calls (
 MIST_REDACT                extra redaction regexes: one, or a JSON list
 MIST_ALERTS                0: no live regression alerts
 MIST_ALERT_STATE           a file that keeps the detectors' state across restarts
+MIST_ALERT_FLOORS          the alerts' practical-significance floors: ``latency_ms=0.3,cost_usd=0.1``
 MIST_PRICES                a price table file (or JSON) added to the bundled one
 MIST_BATCH_BYTES           bytes per batch handed to the sinks
 MIST_FLUSH_INTERVAL        seconds between flushes
@@ -32,14 +33,17 @@ they are given (``os.environ`` by default), so a sink can be built for another e
 """
 from __future__ import annotations
 
+import json
+import math
 import os
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .errors import ConfigError
 
 __all__ = [
     "flag", "env_bool", "env_number", "env_str", "disabled", "pure_python", "alert_state", "exit_timeout",
     "flush_on_sigterm", "otlp_var", "otlp_endpoint", "otlp_headers", "http_headers", "spool_dir",
+    "ALERT_FLOORS", "alert_floors", "parse_alert_floors",
 ]
 
 OTLP_TRACES_PATH = "/v1/traces"
@@ -137,3 +141,127 @@ def http_headers(environ: Mapping[str, str]) -> Optional[str]:
 def spool_dir(environ: Mapping[str, str]) -> Optional[str]:
     """``MIST_SPOOL_DIR`` (else the sinks spool under ``$XDG_STATE_HOME``)."""
     return environ.get("MIST_SPOOL_DIR")
+
+
+# ---- the alerts' practical-significance floors (MIST_ALERT_FLOORS, configure(alert_floors=…)) ----
+
+#: The default floors: an alert fires only when its change is at least this big (and the detector
+#: found it statistically).  ``latency_ms``, ``tokens_out``, ``cost_usd``, ``trace_cost_usd``: a
+#: relative rise of the median, as a fraction (0.2 = +20 %).  ``error_rate``: ``(points, ratio)``,
+#: a rise of at least ``points`` (0.02 = 2 percentage points) *and* to at least ``ratio`` × the
+#: baseline rate.  ``score`` (every ``score.<name>`` series): an absolute drop in the score's own
+#: units (0.05), which for a pass/fail score is its pass rate (0.05 = 5 points).
+ALERT_FLOORS: Dict[str, Any] = {
+    "latency_ms": 0.20, "tokens_out": 0.20, "cost_usd": 0.15, "trace_cost_usd": 0.15,
+    "error_rate": (0.02, 1.5), "score": 0.05,
+}
+_RELATIVE_FLOORS = ("latency_ms", "tokens_out", "cost_usd", "trace_cost_usd")
+_FLOOR_KEYS = ("latency_ms, cost_usd, tokens_out, trace_cost_usd, error_rate, score or "
+               "score.<name>, optionally after OPERATION: or OPERATION/MODEL:")
+
+
+def alert_floors() -> Optional[Dict[str, Any]]:
+    """``MIST_ALERT_FLOORS`` parsed (:func:`parse_alert_floors`), None when unset."""
+    v = env_str("MIST_ALERT_FLOORS")
+    return None if v is None else parse_alert_floors(v, "MIST_ALERT_FLOORS")
+
+
+def parse_alert_floors(value: Any, option: str = "alert_floors") -> Dict[str, Any]:
+    """The floors a user gave, checked and normalised: ``{key: float}``, ``{key: (points, ratio)}``
+    for ``error_rate`` keys.  Only the given keys: the others keep their defaults
+    (:data:`ALERT_FLOORS`).  Raises :class:`ConfigError` naming ``option``.
+
+    ``value``: a dict ``{key: floor}``, or a string ``key=floor,key=floor`` (or a JSON object).
+    A key is a metric -- ``latency_ms``, ``cost_usd``, ``tokens_out``, ``trace_cost_usd``,
+    ``error_rate``, ``score`` (every score series) or ``score.<name>`` -- optionally after the
+    series it applies to: ``OPERATION:metric`` (any model) or ``OPERATION/MODEL:metric``, as the
+    alert messages name series.  A floor is a number (a string may end in ``%``: ``20%`` = 0.2;
+    ``off`` = 0, no floor); an ``error_rate`` floor is ``points`` or ``(points, ratio)`` -- as a
+    string ``points:ratio``, e.g. ``0.02:1.5``; given alone, ``points`` keeps the default ratio."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ConfigError(f"{option}={value!r}: not a valid JSON object") from None
+        else:
+            items: Dict[str, Any] = {}
+            for part in text.split(","):
+                if not part.strip():
+                    continue
+                key, eq, floor = part.rpartition("=")
+                if not eq or not key.strip():
+                    raise ConfigError(f"{option}: {part.strip()!r}: expected metric=floor, "
+                                      "e.g. latency_ms=0.3")
+                items[key.strip()] = floor.strip()
+            value = items
+    if not isinstance(value, dict):
+        raise ConfigError(f"{option}={value!r}: expected a dict {{metric: floor}} or a string "
+                          "'metric=floor,…', e.g. 'latency_ms=0.3,cost_usd=0.1'")
+    out: Dict[str, Any] = {}
+    for key, floor in value.items():
+        k = _floor_key(key, option)
+        metric = k.rpartition(":")[2]
+        if metric == "error_rate":
+            out[k] = _error_floor(floor, option, k)
+        elif metric in _RELATIVE_FLOORS:
+            out[k] = _floor_number(floor, option, k, 10.0,
+                                   "a relative rise from 0 to 10 (0.2 = +20%; 0 = no floor)")
+        else:
+            out[k] = _floor_number(floor, option, k, math.inf,
+                                   "an absolute drop >= 0 in the score's units (0.05; for a "
+                                   "pass rate 0.05 = 5 points; 0 = no floor)")
+    return out
+
+
+def _floor_key(key: Any, option: str) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise ConfigError(f"{option}: {key!r} is not a metric (expected {_FLOOR_KEYS})")
+    series, sep, metric = key.strip().rpartition(":")
+    metric = metric.strip()
+    if not (metric in ALERT_FLOORS or (metric.startswith("score.") and len(metric) > 6)) or (
+            sep and not series.strip()):
+        raise ConfigError(f"{option}: unknown floor {key.strip()!r} (expected {_FLOOR_KEYS})")
+    return f"{series.strip()}:{metric}" if sep else metric
+
+
+def _floor_number(v: Any, option: str, key: str, hi: float, what: str) -> float:
+    x: Optional[float] = None
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in ("off", "none"):
+            return 0.0
+        pct = s.endswith("%")
+        try:
+            x = float(s[:-1] if pct else s)
+        except ValueError:
+            x = None
+        if x is not None and pct:
+            x /= 100.0
+    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        x = float(v)
+    if x is None or not (0.0 <= x <= hi):  # (False for NaN)
+        raise ConfigError(f"{option}: {key}={v!r}: expected {what}")
+    return x
+
+
+def _error_floor(v: Any, option: str, key: str) -> Tuple[float, float]:
+    what = ("points from 0 to 1 (0.02 = 2 points), or points and a ratio >= 1: (0.02, 1.5), "
+            "as a string 0.02:1.5")
+    ratio: Any = ALERT_FLOORS["error_rate"][1]
+    if isinstance(v, str) and ":" in v:
+        v, _, ratio = v.partition(":")
+        ratio = ratio.strip().rstrip("x×")
+    elif isinstance(v, (list, tuple)):
+        if len(v) != 2:
+            raise ConfigError(f"{option}: {key}={v!r}: expected {what}")
+        v, ratio = v
+    elif isinstance(v, str) and v.strip().lower() in ("off", "none"):
+        return (0.0, 1.0)
+    points = _floor_number(v, option, key, 1.0, what)
+    r = _floor_number(ratio, option, key, 1e6, what)
+    if r < 1.0:
+        raise ConfigError(f"{option}: {key}: ratio {ratio!r}: expected a number >= 1 (1.5 = the "
+                          "rate must at least be 1.5 × its baseline; 1 = no relative floor)")
+    return (points, r)

@@ -51,7 +51,7 @@ def capture(**options: Any) -> Iterator[Captured]:
     s = _runtime.settings
     previous = dict(
         sink=list(_runtime.writer.sinks), source=s.source, capture_content=s.capture_content,
-        alerts=s.alerts, sample=s.sample,
+        alerts=s.alerts, alert_floors=s.alert_floors, sample=s.sample,
         batch_bytes=None, flush_interval=_runtime.writer.interval,
     )
     sink = MemorySink()

@@ -2,18 +2,26 @@
 
 One :class:`AlertEngine` watches, per ``(operation, model)``:
 
-=================  ======================================  ==========  ===========
-metric             value per span                          scale       regression
-=================  ======================================  ==========  ===========
-``latency_ms``     ``attrs.latency_ms``, else end - start  log         up
-``cost_usd``       ``attrs.cost_usd`` (> 0)                log         up
-``tokens_out``     ``attrs.tokens_out`` (> 0)              log         up
-``error_rate``     ``status == "error"``                   pass/fail   up
-``score.<name>``   every ``attrs["score.<name>"]``         continuous  down
-                   (pass/fail when only 0/1 arrive)
-``trace_cost_usd`` sum of a trace's ``cost_usd``, when     log         up
+=================  ======================================  ==========  ===========  ===============
+metric             value per span                          scale       regression   default floor
+=================  ======================================  ==========  ===========  ===============
+``latency_ms``     ``attrs.latency_ms``, else end - start  log         up           +20 %
+``cost_usd``       ``attrs.cost_usd`` (> 0)                log         up           +15 %
+``tokens_out``     ``attrs.tokens_out`` (> 0)              log         up           +20 %
+``error_rate``     ``status == "error"``                   pass/fail   up           +2 points and
+                                                                                    × 1.5
+``score.<name>``   every ``attrs["score.<name>"]``         continuous  down         -0.05
+                   (pass/fail when only 0/1 arrive)                                 (-5 points)
+``trace_cost_usd`` sum of a trace's ``cost_usd``, when     log         up           +15 %
                    its root span (no ``parent_id``) ends
-=================  ======================================  ==========  ===========
+=================  ======================================  ==========  ===========  ===============
+
+The floor is the practical-significance half of an alert: a change fires only when the
+detector finds it (statistically) *and* the post-change level (the mean of the detector's run
+since the change, on the log scale for latency, cost and tokens: about the median) differs from
+the baseline by at least the floor, in the regression direction.  Floors are set per metric and
+per series (``floors=``, ``mist.configure(alert_floors=…)``, ``MIST_ALERT_FLOORS``, ``mist alerts
+--floor``; syntax in :func:`mist.config.parse_alert_floors`).
 
 Late scores: ``observe_eval(payload)`` feeds the ``score`` of an ``eval.result`` (an eval that
 arrived after its span ended, e.g. from an offline judge or ``mist.score(..., span=ended)``) to
@@ -33,14 +41,23 @@ silently becomes the new baseline.
 Lifecycle of one series:
 
 - the first ``min_observations`` values only teach the detector (changes are absorbed silently);
-- a change in the regression direction fires **one** ``firing`` alert (value = the post-change
-  level, baseline = the level before, since_ns = the timestamp of the first value of the change
-  as the CUSUM estimates it, evidence = up to ``evidence`` span ids since then);
+- a change in the regression direction smaller than the series' floor fires nothing: like a
+  change the other way, it silently becomes the new baseline (counted in ``stats()
+  ["below_floor"]``), and is looked at once more as its level is re-learned (20, 40 and 80
+  values; 200, 400, 800 for pass/fail series): when that level, measured from the baseline
+  before the change, reaches the floor after all, it fires then (``_second_look``);
+- a change in the regression direction of at least the floor fires **one** ``firing`` alert
+  (value = the post-change level, baseline = the level before, since_ns = the timestamp of the
+  first value of the change as the CUSUM estimates it, evidence = up to ``evidence`` span ids
+  since then; the message states the change, e.g. "rose 52% from 1.10 ms to 1.67 ms", with as
+  many digits as make the two levels print differently);
 - the detector then re-learns the current level from the values that follow; further worsening
   is absorbed into the same alert;
 - the alert **resolves** once a level re-learned after the alert (or after a later change back)
-  from at least 20 values (200 for pass/fail series) is closer to the old baseline than to the
-  alerting level (hysteresis: a separate recovery window, not the same threshold crossed back);
+  from at least 20 values (200 for pass/fail series; retested at twice as many, up to 640 and
+  1,600) is closer to the old baseline than to the alerting level *and* within half the floor
+  of the baseline (hysteresis, on the statistic and on the effect: a separate recovery window,
+  not the same threshold crossed back; see ``_check_recovery``);
 - after resolving, the series cannot fire again for ``cooldown`` values (a change that persists
   fires when the cooldown ends).
 
@@ -58,14 +75,20 @@ import time
 from collections import OrderedDict, deque
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..config import ALERT_FLOORS, parse_alert_floors
 from .detectors import BernoulliCusum, CusumDetector, K, ODDS_RATIO, side_arl0
 
 __all__ = ["AlertEngine"]
 
 STATE_VERSION = 1
 _SCORE_PROBE = 20          # score values looked at before choosing continuous vs pass/fail
-_RECOVERY_CONT = 20
+_RECOVERY_CONT = 20       # values behind a re-learned level before the first recovery test …
 _RECOVERY_BINARY = 200
+_RECOVERY_LAST_CONT = 640  # … then retested at twice as many, up to these (see _check_recovery)
+_RECOVERY_LAST_BINARY = 1600
+_SATURATED = 3.0  # |run mean| in σ beyond which the run's latest value is trusted (_post_level)
+_LOOK_LAST_CONT = 80      # a change below the floor is looked at again at 20, 40, 80 values …
+_LOOK_LAST_BINARY = 800   # … (200, 400, 800 for a rate): see _second_look
 _SPAN_ID = re.compile(r"[0-9a-f]{16}|[0-9a-f]{32}")
 
 # metric -> (kind, regression direction)
@@ -109,21 +132,69 @@ def _plain(v: float, sig: int = 2) -> str:
     if v == 0:
         return "0"
     digits = max(0, sig - 1 - int(math.floor(math.log10(abs(v)))))
-    return f"{v:.{digits}f}"
+    out = f"{v:.{digits}f}"
+    if digits and abs(float(out)) >= 10.0 ** (sig - digits):  # rounded up a decade: 9.996 → 10.0
+        out = f"{v:.{digits - 1}f}"
+    return out
 
 
-def _fmt(metric: str, kind: str, v: float) -> str:
+def _fmt(metric: str, kind: str, v: float, extra: int = 0) -> str:
+    """``v`` in the metric's units: 3 significant digits for latency (``820 ms``, ``1.10 ms``,
+    ``2.40 s``), 2 for a cost under $1, whole tokens, a rate in percent, a score to 2 decimals;
+    ``extra`` more digits (see :func:`_fmt_distinct`)."""
     if metric == "latency_ms":
-        if v >= 1000.0:
-            return f"{v / 1000.0:.1f} s" if v < 100_000.0 else f"{v / 1000.0:.0f} s"
-        return f"{v:.0f} ms" if v >= 10.0 else f"{v:.1f} ms"
+        if v < 1000.0:
+            ms = _plain(v, 3 + extra)
+            if float(ms) < 1000.0:  # (999.7 rounds to 1000: written in seconds)
+                return ms + " ms"
+        return _plain(v / 1000.0, 3 + extra) + " s"
     if metric in ("cost_usd", "trace_cost_usd"):
-        return "$" + (_plain(v, 2) if v < 1.0 else f"{v:,.2f}")
+        return "$" + (_plain(v, 2 + extra) if v < 1.0 else f"{v:,.{2 + extra}f}")
     if metric == "tokens_out":
-        return f"{v:,.0f}"
+        return f"{v:,.{extra}f}"
     if kind == _BINARY:
-        return f"{100.0 * v:.1f}%" if v < 0.1 or v > 0.9 else f"{100.0 * v:.0f}%"
-    return f"{v:.2f}" if abs(v) < 10.0 else _plain(v, 3)
+        return f"{100.0 * v:.{(1 if v < 0.1 or v > 0.9 else 0) + extra}f}%"
+    return f"{v:.{2 + extra}f}" if abs(v) < 10.0 else _plain(v, 3 + extra)
+
+
+def _fmt_distinct(metric: str, kind: str, values: Tuple[float, ...]) -> List[str]:
+    """``values`` formatted with as few extra digits as make different values print differently
+    (never "from 1.1 ms to 1.1 ms": 1.098 and 1.114 print as 1.10 ms and 1.11 ms)."""
+    for extra in range(7):
+        out = [_fmt(metric, kind, v, extra) for v in values]
+        if all(out[i] != out[j] or values[i] == values[j]
+               for i in range(len(values)) for j in range(i)):
+            break
+    return out
+
+
+def _change(kind: str, a: float, b: float, sa: str, sb: str) -> str:
+    """How far ``a`` → ``b`` (printed ``sa``, ``sb``) moved, in the terms of the metric's floor:
+    relative for latency, cost and tokens (``52%``, ``2.9×``), in points for a rate
+    (``23 points``), absolute for a score (``0.29``).  Points and score differences are those of
+    the printed values, so the message's numbers add up."""
+    if kind == _POSITIVE:
+        if a <= 0.0:
+            return ""
+        r = b / a
+        if r >= 2.0 or r <= 0.5:  # a factor reads better than +193% (or -67%)
+            f = r if r >= 2.0 else 1.0 / r
+            return f"{f:.1f}×" if f < 10.0 else f"{f:,.0f}×"
+        return _small(abs(r - 1.0) * 100.0) + "%"
+    try:
+        d = abs(float(sb.rstrip("%")) - float(sa.rstrip("%")))
+    except ValueError:  # (not expected: these formats are plain numbers)
+        d = abs(b - a) * (100.0 if kind == _BINARY else 1.0)
+    if kind == _BINARY:
+        n = _small(d)
+        return f"{n} point" + ("" if n == "1" else "s")
+    decimals = max(len(x.partition(".")[2]) for x in (sa, sb))
+    return f"{d:.{decimals}f}"
+
+
+def _small(x: float) -> str:
+    """A percentage or a number of points: 52, 1.5, 0.52."""
+    return f"{x:.0f}" if x >= 9.5 else f"{x:.1f}" if x >= 0.95 else _plain(x, 2)
 
 
 def _clock(ts: int) -> str:
@@ -134,7 +205,8 @@ class _Series:
     """One metric of one group: its detector and alert state."""
 
     __slots__ = ("metric", "kind", "binary", "bad", "det", "n", "probe", "firing", "level", "base",
-                 "base_i", "fire_i", "since", "fired_at", "check_at", "cool", "level_name", "ring")
+                 "base_i", "fire_i", "since", "fired_at", "check_at", "cool", "level_name", "ring",
+                 "pend")
 
     def __init__(self, metric: str, kind: str, bad: int) -> None:
         self.metric = metric
@@ -154,6 +226,9 @@ class _Series:
         self.check_at = 0     # learned-level weight at which to test for recovery (0 = none)
         self.cool = 0         # values left in the cooldown
         self.level_name = ""
+        # a change found below the floor, taken as the baseline but looked at again once its
+        # level is re-learned: [baseline, baseline (internal units), since_ns, n before it]
+        self.pend: Optional[list] = None
         # (timestamp, span id) of the spans whose scores arrived late (eval.result): the
         # evidence of a series fed by late scores (None: the group's recent spans are)
         self.ring: Optional[deque] = None
@@ -172,7 +247,9 @@ class _Series:
     def from_state(cls, d: Dict[str, Any]) -> "_Series":
         self = cls.__new__(cls)
         for name in cls.__slots__:
-            if name not in ("det", "ring"):
+            if name == "pend":  # absent in states written before the floors
+                self.pend = d.get("pend")
+            elif name not in ("det", "ring"):
                 setattr(self, name, d[name])
         ring = d.get("ring")  # absent in states written before late scores were observed
         self.ring = None if ring is None else deque(tuple(e) for e in ring)
@@ -234,16 +311,24 @@ class AlertEngine:
     per-trace cost sums kept; ``evidence``: span ids per alert; ``max_indexed_spans``: span ids
     remembered (with their ``(operation, model)``) to place late eval scores.
 
+    ``floors``: the practical-significance floors that override the defaults
+    (:data:`mist.config.ALERT_FLOORS`), as ``{key: floor}`` or the string
+    ``"key=floor,key=floor"`` (:func:`mist.config.parse_alert_floors`): e.g.
+    ``{"latency_ms": 0.3, "chat/gpt-4o:cost_usd": 0.5, "error_rate": (0.05, 2)}``.  A detected
+    change smaller than its series' floor does not alert (the detector takes it as the new
+    baseline); a bad floor raises :class:`mist.errors.ConfigError` (a ``ValueError``).
+
     ``observe(payload, timestamp_ns=None) -> list of alert payloads``;
     ``observe_eval(payload, timestamp_ns=None, *, operation=None, model=None)`` (late scores);
-    ``stats()``;
-    ``firing()``; ``state_dict()`` / ``AlertEngine.from_state(state)``.  Not meant to be fed
+    ``stats()``; ``firing()``; ``set_floors(floors)``; ``floor_for(metric, operation, model)``;
+    ``state_dict()`` / ``AlertEngine.from_state(state)``.  Not meant to be fed
     from several threads at once (a lock makes that safe, not fast).
     """
 
     def __init__(self, sensitivity: float = 1.0, min_observations: int = 30, cooldown: int = 50,
                  *, max_series: int = 2000, max_open_traces: int = 10_000,
-                 evidence: int = 10, max_indexed_spans: int = 10_000) -> None:
+                 evidence: int = 10, max_indexed_spans: int = 10_000,
+                 floors: Any = None) -> None:
         side_arl0(sensitivity, 1)  # validates
         if int(min_observations) < 0 or int(cooldown) < 0:
             raise ValueError("min_observations and cooldown must be >= 0")
@@ -258,6 +343,9 @@ class AlertEngine:
         self.max_open_traces = int(max_open_traces)
         self.evidence = int(evidence)
         self.max_indexed_spans = int(max_indexed_spans)
+        # the floors given (checked, normalised): the keys not given keep their defaults
+        self._floors: Dict[str, Any] = (
+            {} if floors is None else parse_alert_floors(floors, "AlertEngine(floors=...)"))
         self._arl_up = side_arl0(self.sensitivity, 1)    # regression = up
         self._arl_down = side_arl0(self.sensitivity, -1)  # regression = down
         self._groups: "OrderedDict[Tuple[str, str], _Group]" = OrderedDict()
@@ -275,6 +363,7 @@ class AlertEngine:
         self._evals = 0
         self.counters: Dict[str, int] = {
             "skipped": 0, "firing": 0, "resolved": 0, "evicted_series": 0, "evicted_traces": 0,
+            "below_floor": 0,  # changes detected but smaller than their floor (no alert)
         }
 
     # -- public ----------------------------------------------------------------------------------
@@ -331,6 +420,23 @@ class AlertEngine:
             return [dict(self._series_obj(g), metric=s.metric)
                     for g in self._groups.values() for s in g.series.values() if s.firing]
 
+    @property
+    def floors(self) -> Dict[str, Any]:
+        """The floors set on this engine (the others are the defaults), normalised."""
+        return dict(self._floors)
+
+    def set_floors(self, floors: Any) -> None:
+        """Replace the floors (``None``: the defaults); they apply to every series from the next
+        value on, open alerts included.  Raises :class:`mist.errors.ConfigError` when bad."""
+        parsed = {} if floors is None else parse_alert_floors(floors, "AlertEngine.set_floors")
+        with self._lock:
+            self._floors = parsed
+
+    def floor_for(self, metric: str, operation: Optional[str] = None,
+                  model: Optional[str] = None) -> Any:
+        """The floor of a series: a float, or ``(points, ratio)`` for ``error_rate``."""
+        return self._floor(operation or "", model or "", metric, False)
+
     def state_dict(self) -> Dict[str, Any]:
         """A JSON-able snapshot; ``AlertEngine.from_state`` continues from it (no re-alerts)."""
         with self._lock:
@@ -344,6 +450,8 @@ class AlertEngine:
                     "max_open_traces": self.max_open_traces,
                     "evidence": self.evidence,
                     "max_indexed_spans": self.max_indexed_spans,
+                    "floors": {k: list(v) if isinstance(v, tuple) else v
+                               for k, v in self._floors.items()},
                 },
                 "groups": [
                     dict({"operation": g.op, "model": g.model,
@@ -453,7 +561,7 @@ class AlertEngine:
             a = s.det.update(lat, ts)
             s.n += 1
             if a or s.check_at or s.cool:
-                self._settle(g, s, a, ts, out)
+                self._settle(g, s, a, ts, out, lat)
         v = attrs.get("cost_usd")
         t = type(v)
         if t is float:
@@ -467,7 +575,7 @@ class AlertEngine:
             a = s.det.update(cost, ts)
             s.n += 1
             if a or s.check_at or s.cool:
-                self._settle(g, s, a, ts, out)
+                self._settle(g, s, a, ts, out, cost)
         v = attrs.get("tokens_out")
         t = type(v)
         if (t is int or t is float) and v > 0 and v - v == 0.0:
@@ -475,14 +583,14 @@ class AlertEngine:
             a = s.det.update(float(v), ts)
             s.n += 1
             if a or s.check_at or s.cool:
-                self._settle(g, s, a, ts, out)
+                self._settle(g, s, a, ts, out, v)
         status = p.get("status")
         if status == "ok" or status == "error":
             s = g.errors or self._new(g, "error_rate", _BINARY, 1)
             a = s.det.update(1.0 if status == "error" else 0.0, ts)
             s.n += 1
             if a or s.check_at or s.cool:
-                self._settle(g, s, a, ts, out)
+                self._settle(g, s, a, ts, out, 0.0)
         # score.<name> attributes: the key scan is cached per group (spans of one operation and
         # model nearly always carry the same attribute keys)
         keys = tuple(attrs)
@@ -519,7 +627,7 @@ class AlertEngine:
                     a = s.det.update(total, ts)
                     s.n += 1
                     if a or s.check_at or s.cool:
-                        self._settle(g, s, a, ts, out)
+                        self._settle(g, s, a, ts, out, total)
         return out
 
     def _use_group(self, key: tuple) -> _Group:
@@ -611,15 +719,18 @@ class AlertEngine:
         s.n += 1
         a = det.update(x, ts)
         if a or s.check_at or s.cool:
-            self._settle(g, s, a, ts, out)
+            self._settle(g, s, a, ts, out, x)
 
-    def _settle(self, g: _Group, s: _Series, a: int, ts: int, out: list) -> None:
-        """After a value: act on the detector's alarm ``a``, or test an open alert for
+    def _settle(self, g: _Group, s: _Series, a: int, ts: int, out: list, x: float) -> None:
+        """After a value ``x``: act on the detector's alarm ``a``, or test an open alert for
         recovery; count down the cooldown."""
         if a:
-            self._alarm(g, s, a, ts, out)
-        elif s.check_at and s.firing:
-            self._check_recovery(g, s, ts, out)
+            self._alarm(g, s, a, ts, out, x)
+        elif s.check_at:
+            if s.firing:
+                self._check_recovery(g, s, ts, out)
+            elif s.pend is not None:
+                self._second_look(g, s, ts, out)
         if s.cool:
             s.cool -= 1
 
@@ -644,21 +755,148 @@ class AlertEngine:
         s.det = self._detector(_CONTINUOUS, s.bad)
         s.firing = False
         s.check_at = 0
+        s.pend = None
         self._feed(g, s, x, ts, out)
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def _alarm(self, g: _Group, s: _Series, direction: int, ts: int, out: list) -> None:
+    # -- floors ----------------------------------------------------------------------------------
+    def _floor(self, op: str, model: str, metric: str, eval_group: bool) -> Any:
+        """The floor of a series: the most specific key given wins -- the series'
+        (``OPERATION/MODEL:metric``, then ``OPERATION:metric``; for a score ``…:score.<name>``
+        before ``…:score``), then the metric's (``score.<name>``, then ``score``), then the
+        default.  A series of late scores whose span is unknown (keyed by suite and task)
+        only matches metric keys."""
+        family = "score" if metric[:6] == "score." else metric
+        given = self._floors
+        if given:
+            names = () if eval_group else ((f"{op}/{model}", op) if model else (op,))
+            for name in names:
+                v = given.get(f"{name}:{metric}")
+                if v is None and family != metric:
+                    v = given.get(f"{name}:{family}")
+                if v is not None:
+                    return v
+            v = given.get(metric)
+            if v is None and family != metric:
+                v = given.get(family)
+            if v is not None:
+                return v
+        return ALERT_FLOORS[family]
+
+    @staticmethod
+    def _floor_on(floor: Any) -> bool:
+        return floor[0] > 0.0 or floor[1] > 1.0 if isinstance(floor, tuple) else floor > 0.0
+
+    @staticmethod
+    def _reaches(s: _Series, floor: Any, before: float, level: float, half: bool = False) -> bool:
+        """Whether the change ``before`` → ``level`` (metric units) in the regression direction
+        reaches ``floor`` (half of it, every part, when ``half``)."""
+        if isinstance(floor, tuple):  # error_rate: points AND ratio
+            pts, ratio = floor
+            if half:
+                pts, ratio = 0.5 * pts, 1.0 + 0.5 * (ratio - 1.0)
+            return level - before >= pts and level >= ratio * before
+        f = 0.5 * floor if half else floor
+        if s.kind == _POSITIVE:  # a relative rise (positive series regress upwards)
+            return level >= before * (1.0 + f)
+        return s.bad * (level - before) >= f  # a score: an absolute change (pass rate: points)
+
+    # -- lifecycle (continued) ------------------------------------------------------------------
+    @staticmethod
+    def _post_level(s: _Series, det: Any, x: float) -> float:
+        """The post-change level (metric units) an alarm reports and its floor is tested on: the
+        detector's (the mean of its run since the change, each value winsorised at ±6 σ around
+        the run's mean so far), or, when that run mean is itself 3 σ or more from the baseline
+        and the value that raised the alarm ``x`` lies further still, ``x``.  The winsorising
+        keeps one outlier from faking a level, but it also caps how fast the run mean can follow
+        a change many σ wide: on a nearly constant series (a fixed cost per call, σ at its 0.5 %
+        floor) a ×3 step read as +10 % after 4 values -- below the floor, and the regression
+        would have been taken silently as the new baseline.  A run 3 σ out is no noise run, so
+        its latest value is then the better estimate of where the series went."""
+        level = det.level
+        if not s.binary and abs(det.shift) >= _SATURATED and s.bad * (x - level) > 0.0:
+            return x
+        return level
+
+    def _alarm(self, g: _Group, s: _Series, direction: int, ts: int, out: list, x: float) -> None:
         det = s.det
         if direction == s.bad and not s.firing:
             if s.n < self.min_observations:
                 det.rebaseline()  # still learning: the series just settled somewhere else
                 return
+            level = self._post_level(s, det, x)
+            if not self._reaches(s, self._floor(g.op, g.model, s.metric, g.eval),
+                                 det.before, level):
+                # statistically real but too small to matter: like a change the other way, it
+                # silently becomes the baseline (so a new alert needs a new change >= the floor),
+                # looked at once more when its level is re-learned (see _second_look)
+                self.counters["below_floor"] += 1
+                if s.pend is None:  # (a second small step in the window adds to the first)
+                    since = det.start_tag if type(det.start_tag) is int else ts
+                    s.pend = [det.before, self._base_i(det), since, s.n - det.count]
+                det.rebaseline()
+                s.check_at = _RECOVERY_BINARY if s.kind == _BINARY else _RECOVERY_CONT
+                return
             if s.cool:
                 return  # sums restarted; a change that persists fires after the cooldown
-            self._fire(g, s, ts, out)
+            s.pend = None
+            self._fire(g, s, ts, out, level, det.before, self._base_i(det),
+                       self._level_i(det, level),
+                       det.start_tag if type(det.start_tag) is int else ts, det.count)
         det.rebaseline()
         if s.firing:
             s.check_at = _RECOVERY_BINARY if s.kind == _BINARY else _RECOVERY_CONT
+        elif direction != s.bad:  # an improvement: the new baseline, nothing pending
+            s.pend = None
+            s.check_at = 0
+
+    @staticmethod
+    def _base_i(det: Any) -> float:
+        """The detector's baseline in its internal units (log for latency, cost, tokens)."""
+        return det.before if isinstance(det, BernoulliCusum) else det.m
+
+    @staticmethod
+    def _level_i(det: Any, level: float) -> float:
+        """A post-change ``level`` (metric units) in the detector's internal units."""
+        if isinstance(det, BernoulliCusum):
+            return level
+        if level == det.level:
+            return det.lvl
+        return math.log(level) if det.log else level
+
+    def _second_look(self, g: _Group, s: _Series, ts: int, out: list) -> None:
+        """Look again at a change found below the floor, once its level is re-learned.
+
+        The level an alarm reports is the mean of the detector's run, which can fall short of
+        the change: the run may start a little before it (its first values are then the old
+        level) or be winsorised (see ``_post_level``).  A +24 % latency step (σ_log 0.25) read as
+        +17-20 % and, taken as the new baseline, would never have alerted.  So the baseline from
+        before such a change is kept, and the level re-learned since (values after the alarm: no
+        selection) is compared with it at 20, 40 and 80 values (200, 400, 800 for a rate): the
+        first look that reaches the floor fires, from the change's start; after the last, the
+        change is let go.  A second change below the floor within the window is measured from
+        the same baseline (two +12 % steps are a +25 % regression)."""
+        if s.cool:
+            return  # cannot fire yet: look once the cooldown is over
+        det = s.det
+        weight, lvl = self._weight(det)
+        if weight < s.check_at:
+            return
+        base, base_i, since, n0 = s.pend
+        now = math.exp(lvl) if s.kind == _POSITIVE else lvl
+        if self._reaches(s, self._floor(g.op, g.model, s.metric, g.eval), base, now):
+            s.pend = None
+            self._fire(g, s, ts, out, now, base, base_i, lvl, since, s.n - n0)
+            # the level just re-learned is the alerting one: recovery is tested as it matures
+            last = _RECOVERY_LAST_BINARY if s.kind == _BINARY else _RECOVERY_LAST_CONT
+            s.check_at = 2 * s.check_at if 2 * s.check_at <= last else 0
+            return
+        last = _LOOK_LAST_BINARY if s.kind == _BINARY else _LOOK_LAST_CONT
+        if 2 * s.check_at <= last:
+            s.check_at *= 2
+        else:
+            s.pend = None
+            s.check_at = 0
 
     def _weight(self, det: Any) -> Tuple[int, float]:
         """(values behind the current learned level, that level in internal units)."""
@@ -667,33 +905,67 @@ class AlertEngine:
         return (det.n_loc if det.ready else 0), det.m
 
     def _check_recovery(self, g: _Group, s: _Series, ts: int, out: list) -> None:
+        """Resolve an open alert once the level re-learned since its last alarm is back.
+
+        Back means both (hysteresis on the effect, not only on the statistic):
+        (a) closer to the old baseline than to the alerting level (in the detector's units: log
+        for latency, cost and tokens), and (b) within half the floor of the baseline: +10 % for
+        latency at the default +20 % floor, 0.025 for a score, and for an error rate less than
+        1 point above it *or* below 1.25 × it (half of each part of its floor).  Requiring both
+        is the stricter of the two, whichever it is.  (a) alone scales with the change: an
+        820 ms → 2.4 s regression would "resolve" at 1.4 s, +70 %, a level that would itself fire
+        a new alert.  (b) is the stricter for nearly every alert: for a score and an error rate
+        always (an alert moved by at least the floor, so its midpoint is at least half the
+        floor away, each part), for a relative floor f unless the alert rose by less than
+        (1 + f/2)² - 1 (+21 % at f = 20 %: the log midpoint √(1.205) = +9.8 % is then below
+        +10 %).  (a) is the stricter for such a rise within a hair of the floor, and when the
+        floor is off (0: (a) alone then, as half of nothing would demand the baseline exactly).
+        And because the level must come back within half the floor before the alert resolves, a
+        new alert needs a new change of at least the floor from there: the same small wiggle
+        around the floor cannot fire, resolve and fire again.
+
+        The level is tested when 20 values (200 for a rate) stand behind it, then again at
+        twice as many, up to 640 (1,600): a 20-value estimate of a noisy series (σ_log 0.3:
+        ±7 %) can miss the band (b) by chance although the series is back, and only a new
+        alarm would test it again."""
         weight, lvl = self._weight(s.det)
         if weight < s.check_at:
             return
-        s.check_at = 0  # one test per re-learned level
-        if abs(lvl - s.base_i) < 0.5 * abs(s.fire_i - s.base_i):
+        back = abs(lvl - s.base_i) < 0.5 * abs(s.fire_i - s.base_i)
+        if back:
+            floor = self._floor(g.op, g.model, s.metric, g.eval)
+            if self._floor_on(floor):
+                now = math.exp(lvl) if s.kind == _POSITIVE else lvl
+                back = not self._reaches(s, floor, s.base, now, half=True)
+        if back:
+            s.check_at = 0
             self._resolve(g, s, lvl, ts, out)
+        else:
+            last = _RECOVERY_LAST_BINARY if s.kind == _BINARY else _RECOVERY_LAST_CONT
+            s.check_at = 2 * s.check_at if 2 * s.check_at <= last else 0
 
-    def _fire(self, g: _Group, s: _Series, ts: int, out: list) -> None:
+    def _fire(self, g: _Group, s: _Series, ts: int, out: list, level: float, base: float,
+              base_i: float, level_i: float, since: int, count: int) -> None:
+        """Open an alert: the series went from ``base`` to ``level`` (metric units; ``base_i``,
+        ``level_i`` in the detector's) over the ``count`` values since ``since``."""
         det = s.det
         s.firing = True
-        s.base = det.before
-        s.fired_at = det.level
+        s.base, s.base_i = base, base_i
+        s.fired_at, s.fire_i = level, level_i
         if isinstance(det, BernoulliCusum):
-            s.base_i, s.fire_i = det.before, det.level
-            big = abs(det.shift) >= math.log(4.0) or abs(det.level - det.before) >= 0.2
+            lo, hi = min(base, level), max(base, level)
+            odds = (min(hi, 0.9999) / (1.0 - min(hi, 0.9999))) / max(lo / (1.0 - lo), 1e-4)
+            big = abs(math.log(odds)) >= math.log(4.0) or hi - lo >= 0.2
         else:
-            s.base_i = det.m
-            s.fire_i = det.lvl
+            shift = abs(level_i - base_i) / det.scale if det.scale > 0.0 else math.inf
             if det.log:
-                big = abs(det.lvl - det.m) >= math.log(2.0) or abs(det.shift) >= 3.0
+                big = abs(level_i - base_i) >= math.log(2.0) or shift >= 3.0
             else:
-                big = abs(det.shift) >= 3.0 or abs(det.level - det.before) >= 0.25 * abs(det.before)
+                big = shift >= 3.0 or abs(level - base) >= 0.25 * abs(base)
         s.level_name = "critical" if big else "warning"
-        since = det.start_tag if type(det.start_tag) is int else ts
         s.since = since
         self.counters["firing"] += 1
-        out.append(self._payload(g, s, "firing", det.level, det.count, since))
+        out.append(self._payload(g, s, "firing", level, count, since))
 
     def _resolve(self, g: _Group, s: _Series, lvl_i: float, ts: int, out: list) -> None:
         now = math.exp(lvl_i) if (s.kind == _POSITIVE) else lvl_i
@@ -739,6 +1011,7 @@ class AlertEngine:
                 threshold = s.base + s.bad * K * scale
                 detector = (f"cusum k={K:g}σ h={h:.2f} σ={scale:.3g} "
                             "(threshold = CUSUM reference level: baseline ± kσ)")
+        detector += "; " + self._floor_text(s, self._floor(g.op, g.model, metric, g.eval))
         return {
             "level": s.level_name or "warning",
             "metric": metric,
@@ -752,6 +1025,20 @@ class AlertEngine:
             "since_ns": int(since),
             "evidence": evidence,
         }
+
+    @staticmethod
+    def _floor_text(s: _Series, floor: Any) -> str:
+        """The floor, as the detector field states it: ``floor +20%``, ``floor +2 points and
+        ×1.5``, ``floor -0.05``, ``no floor``."""
+        if not AlertEngine._floor_on(floor):
+            return "no floor"
+        if isinstance(floor, tuple):
+            return f"floor +{100.0 * floor[0]:g} points and ×{floor[1]:g}"
+        if s.kind == _POSITIVE:
+            return f"floor +{100.0 * floor:g}%"
+        if s.kind == _BINARY:
+            return f"floor {'+' if s.bad > 0 else '-'}{100.0 * floor:g} points"
+        return f"floor {'+' if s.bad > 0 else '-'}{floor:g}"
 
     def _message(self, g: _Group, s: _Series, state: str, value: float, count: int,
                  since: int) -> str:
@@ -777,9 +1064,12 @@ class AlertEngine:
             what = (f'pass rate of "{name}" for {label}' if kind == _BINARY
                     else f'quality score "{name}" for {label}')
         dirn = "rose" if s.bad > 0 else "fell"
-        f = lambda v: _fmt(metric, kind, v)  # noqa: E731
         if state == "firing":
-            return (f"{what} {dirn} from {f(s.base)} to {f(value)} over the last {count} "
-                    f"{unit} (since {_clock(since)})")
-        return (f"{what} is back to {f(value)} (baseline {f(s.base)}; it {dirn} to "
-                f"{f(s.fired_at)} at {_clock(since)})")
+            base, now = _fmt_distinct(metric, kind, (s.base, value))
+            by = _change(kind, s.base, value, base, now)
+            return (f"{what} {dirn}{' ' + by if by else ''} from {base} to {now} over the last "
+                    f"{count} {unit} (since {_clock(since)})")
+        now, base, fired = _fmt_distinct(metric, kind, (value, s.base, s.fired_at))
+        by = _change(kind, s.base, s.fired_at, base, fired)
+        return (f"{what} is back to {now} (baseline {base}; it {dirn}{' ' + by if by else ''} "
+                f"to {fired} at {_clock(since)})")

@@ -5,7 +5,9 @@ every span's payload and every late eval score (``eval.result``, sent by :mod:`m
 once the scored span has ended: it joins the ``score.<name>`` series of its span's ``(operation,
 model)``); it feeds them to :class:`mist.alerts.AlertEngine` and delivers the alerts the engine
 returns (:mod:`.delivery`). ``MIST_ALERT_STATE=FILE`` keeps the detectors' state across restarts
-(loaded at the first span, saved at exit).
+(loaded at the first span, saved at exit). The engine's floors are those of
+``configure(alert_floors=…)`` / ``MIST_ALERT_FLOORS`` (the current configuration, over those a
+saved state was written with).
 """
 from __future__ import annotations
 
@@ -14,17 +16,19 @@ import os
 from typing import Any, Dict, Optional
 
 from .. import config
-from ..core import hooks
+from ..core import hooks, runtime
 from . import delivery
 from .engine import AlertEngine
 
 counters: Dict[str, int] = {"alerts": 0}
 _engine: Optional[AlertEngine] = None
+_floors: Any = None  # the configured floors the engine was given (runtime.settings.alert_floors)
 
 
 def engine() -> AlertEngine:
-    global _engine
+    global _engine, _floors
     if _engine is None:
+        _floors = None
         path = config.alert_state()
         if path and os.path.exists(path):
             try:
@@ -34,6 +38,10 @@ def engine() -> AlertEngine:
                 hooks.counters["errors"] += 1  # a damaged state file: start fresh rather than fail
         if _engine is None:
             _engine = AlertEngine()
+    floors = runtime.settings.alert_floors
+    if floors is not _floors:  # a new engine, or configure() was called since
+        _engine.set_floors(floors)
+        _floors = floors
     return _engine
 
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any, Dict, Iterator, List, Tuple
 
+from .. import config
 from . import CLIError
 
 HELP = "replay a recorded trace file through the regression detectors; print the alerts"
@@ -19,12 +20,21 @@ runs live -- and prints every alert that would have fired or resolved, then a su
 A late score (eval.result) joins the score.<name> series of the span it names (that span's
 operation and model, wherever the span is in the file before it), else a series keyed by its
 suite and task. Span end times and eval.result timestamps are the clock, so the output does not
-depend on when you run it."""
+depend on when you run it.
+
+A change alerts only when it is both detected and at least as big as its floor: latency and
+output tokens +20% (median), cost per call and per run +15%, error rate +2 points and x1.5,
+scores -0.05 (pass rates -5 points). MIST_ALERT_FLOORS and --floor change them, per metric
+(latency_ms, cost_usd, tokens_out, trace_cost_usd, error_rate, score, score.NAME) or per series
+(OPERATION:METRIC, OPERATION/MODEL:METRIC); relative floors are fractions (0.3 = +30%), the others
+in the metric's units, error_rate as POINTS or POINTS:RATIO (0.05:2)."""
 EPILOG = """\
 examples:
   mist alerts mist-traces.jsonl
   mist alerts traces.jsonl.gz --format jsonl > alerts.jsonl
   mist alerts traces.jsonl --sensitivity 2     # twice the false-alarm budget, faster alerts
+  mist alerts traces.jsonl --floor latency_ms=0.5 --floor chat/gpt-4o:cost_usd=0.3
+  mist alerts traces.jsonl --floor latency_ms=0  # every detected latency rise, however small
 """
 
 
@@ -36,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensitivity", type=float, default=1.0,
                         help="multiplies the false-alarm budget (default 1: about one false "
                              "alert per 100,000 values of a series)")
+    parser.add_argument("--floor", action="append", default=[], metavar="METRIC=FLOOR",
+                        help="the smallest change that alerts, e.g. latency_ms=0.3 (+30%%), "
+                             "error_rate=0.05:2, score=0.1, chat/gpt-4o:cost_usd=0.5; repeatable, "
+                             "over MIST_ALERT_FLOORS and the defaults")
 
 
 def _lines(path: str) -> Iterator[Tuple[int, bytes, bool]]:
@@ -100,8 +114,11 @@ def _scored_spans(path: str) -> set:
 def run(args: argparse.Namespace) -> int:
     from ..alerts.engine import AlertEngine
 
+    floors = config.alert_floors() or {}  # (a bad value: ConfigError, one line naming it)
+    for spec in args.floor:
+        floors.update(config.parse_alert_floors(spec, "--floor"))
     try:
-        engine = AlertEngine(sensitivity=args.sensitivity)
+        engine = AlertEngine(sensitivity=args.sensitivity, floors=floors)
     except ValueError as exc:
         raise CLIError(f"--sensitivity: {exc}") from None
     out = sys.stdout

@@ -36,13 +36,18 @@ def _program_name() -> str:
 class Settings:
     """What spans consult at run time (kept apart from the buffer's own configuration)."""
 
-    __slots__ = ("source", "capture_content", "redactor", "alerts", "prices", "sample", "sink_spec")
+    __slots__ = ("source", "capture_content", "redactor", "alerts", "alert_floors", "prices", "sample",
+                 "sink_spec")
 
     def __init__(self) -> None:
         self.source = _program_name()
         self.capture_content = False
         self.redactor: Any = None
         self.alerts = True
+        # the alerts' practical-significance floors given (checked, normalised: see
+        # mist.config.parse_alert_floors; {} = the defaults); the live alert engine takes a new
+        # object as new floors
+        self.alert_floors: Dict[str, Any] = {}
         self.prices: Any = None
         self.sample = 1.0
         self.sink_spec = DEFAULT_SINK
@@ -75,6 +80,7 @@ def configure(
     capture_content: Optional[bool] = None,
     redact: Any = None,
     alerts: Optional[bool] = None,
+    alert_floors: Union[str, Dict[str, Any], None] = None,
     prices: Union[str, Dict[str, Any], None] = None,
     batch_bytes: Optional[int] = None,
     flush_interval: Optional[float] = None,
@@ -83,9 +89,14 @@ def configure(
 ) -> None:
     """Set where traces go and how. Every argument left as None comes from the environment
     (``MIST_SINK``, ``MIST_SOURCE``, ``MIST_CAPTURE_CONTENT``, ``MIST_REDACT``, ``MIST_ALERTS``,
-    ``MIST_PRICES``, ``MIST_BATCH_BYTES``, ``MIST_FLUSH_INTERVAL``, ``MIST_MAX_BUFFER_BYTES``,
-    ``MIST_SAMPLE``), else the default. Raises :class:`mist.errors.ConfigError` naming a bad option;
-    nothing changes when it does.
+    ``MIST_ALERT_FLOORS``, ``MIST_PRICES``, ``MIST_BATCH_BYTES``, ``MIST_FLUSH_INTERVAL``,
+    ``MIST_MAX_BUFFER_BYTES``, ``MIST_SAMPLE``), else the default. Raises
+    :class:`mist.errors.ConfigError` naming a bad option; nothing changes when it does.
+
+    ``alert_floors``: how big a change must be to alert, per metric and optionally per series,
+    overriding the defaults key by key: ``{"latency_ms": 0.3, "cost_usd": 0.1,
+    "error_rate": (0.05, 2), "score": 0.1, "chat/gpt-4o:latency_ms": 0.5}`` or the same as a
+    string ``"latency_ms=0.3,error_rate=0.05:2"`` (:func:`mist.config.parse_alert_floors`).
     """
     with _configure_lock:
         spec = sink if sink is not None else config.env_str("MIST_SINK") or DEFAULT_SINK
@@ -94,6 +105,8 @@ def configure(
             raise ConfigError(f"configure(source={src!r}): expected a non-empty string")
         cap = capture_content if capture_content is not None else config.env_bool("MIST_CAPTURE_CONTENT")
         alr = alerts if alerts is not None else config.env_bool("MIST_ALERTS")
+        floors = (config.parse_alert_floors(alert_floors, "configure(alert_floors=...)")
+                  if alert_floors is not None else config.alert_floors() or {})
         bb = batch_bytes if batch_bytes is not None else config.env_number("MIST_BATCH_BYTES", int)
         fi = flush_interval if flush_interval is not None else config.env_number("MIST_FLUSH_INTERVAL", float)
         mb = max_buffer_bytes if max_buffer_bytes is not None else config.env_number("MIST_MAX_BUFFER_BYTES", int)
@@ -126,6 +139,7 @@ def configure(
         settings.capture_content = bool(cap)
         settings.redactor = redactor
         settings.alerts = alerts_on
+        settings.alert_floors = floors
         settings.prices = table
         settings.sample = float(sm)
         settings.sink_spec = spec if isinstance(spec, str) else repr(spec)
