@@ -43,6 +43,11 @@ Every alarm counts, in either direction.  The four parts:
    the full run checks finds the same change points).
 4. **Detector cost**: µs per observation of the engine's ``CusumDetector.update`` (pure Python
    on both backends), the loop included.
+5. **The whole alert engine with its floors** (``AlertEngine()``, default floors): 20 series of
+   10,000 calls for each step (5 with ``--quick``): latency ×1.1, ×1.15, ×1.25, ×1.5 (lognormal,
+   σ_log 0.3) and an error rate from 2 % to 3 %, 4.5 %, 20 %, the step at call 5,000; how many
+   series alerted after the step, after how many calls (median), and alerts before the step.
+   The floors (+20 % latency, +2 points and ×1.5 error rate) should stop the first two of each.
 
 The noise and the trials are seeded (stable across runs); the parts run in worker processes
 (``--jobs``).  The river comparison rows and the ``--calibrate`` mode of the earlier version of
@@ -397,6 +402,49 @@ def tcpd_pelt_job(name: str, fast: bool) -> Tuple[str, List[int], float, bool]:
     return name, cps, secs, fast or cps == pelt(series[name], True)
 
 
+# --- the engine's floors -----------------------------------------------------------------------------
+
+FLOOR_CASES = [("latency", 1.10), ("latency", 1.15), ("latency", 1.25), ("latency", 1.5),
+               ("error rate", 0.03), ("error rate", 0.045), ("error rate", 0.20)]
+FLOOR_CALLS, FLOOR_STEP = 10_000, 5_000
+
+
+def floor_job(case: int, series: int) -> List[Tuple[bool, int, int]]:
+    """One step size through the whole alert engine (default floors), ``series`` seeds:
+    ``[(alerted after the step, calls from the step to the alert, alerts before the step)]``.
+    Latency: lognormal, median 500 ms, σ_log 0.3, times the step from call 5,000; error rate:
+    2 % errors, the step's rate from call 5,000."""
+    from mist.alerts import AlertEngine
+
+    kind, step = FLOOR_CASES[case]
+    out = []
+    for seed in range(series):
+        rng = random.Random(1000 + seed)
+        eng = AlertEngine()
+        t = 1_790_000_000_000_000_000
+        first, before = -1, 0
+        for i in range(FLOOR_CALLS):
+            t += 1_000_000_000
+            after = i >= FLOOR_STEP
+            if kind == "latency":
+                lat = rng.lognormvariate(math.log(500.0), 0.3) * (step if after else 1.0)
+                status = "ok"
+            else:
+                lat = 500.0
+                status = "error" if rng.random() < (step if after else 0.02) else "ok"
+            fired = [a for a in eng.observe({
+                "trace_id": "%032x" % (i + 1), "span_id": "%016x" % (i + 1),
+                "parent_id": "00000000000000aa", "operation": "chat",
+                "start_ns": t - int(lat * 1e6), "end_ns": t, "status": status,
+                "attrs": {"model": "m", "latency_ms": lat}}) if a["state"] == "firing"]
+            if fired and not after:
+                before += len(fired)
+            if fired and after and first < 0:
+                first = i - FLOOR_STEP
+        out.append((first >= 0, first, before))
+    return out
+
+
 # --- cost ------------------------------------------------------------------------------------------
 
 def cost_us(make, xs: Sequence[float], warm: Sequence[float], repeats: int = 3) -> float:
@@ -451,6 +499,8 @@ def run(quick: bool, jobs: int, fa_n: Optional[int], seeds: Optional[int]) -> in
             names = [nm for nm, _, _ in tcpd.load()]
             pelt_futs = {nm: pool.submit(tcpd_pelt_job, nm, quick) for nm in names}
         delay_futs = [pool.submit(delay_job, i, seeds) for i in range(len(SCENARIOS))]
+        floor_series = 5 if quick else 20
+        floor_futs = [pool.submit(floor_job, i, floor_series) for i in range(len(FLOOR_CASES))]
 
         # 1. false alarms
         print(f"1. false alarms per 100,000 observations ({n:,} stationary observations per "
@@ -563,7 +613,23 @@ def run(quick: bool, jobs: int, fa_n: Optional[int], seeds: Optional[int]) -> in
             print(f"   (changepoints: {mist_secs:.2f} s for all series{note})")
         print()
 
-    # 4. cost (after the pool is gone, so the timing has the machine to itself)
+        # 5. the engine's floors
+        print(f"5. the whole alert engine, default floors (latency +20 %, error rate +2 points and "
+              f"×1.5): {floor_series} series of {FLOOR_CALLS:,} calls a step, the step at call "
+              f"{FLOOR_STEP:,}")
+        print("   (latency lognormal, median 500 ms, σ_log 0.3; error rate 2 % before the step)")
+        print(f"   {'step':<22}{'alerted':>10}{'median calls to alert':>24}{'alerts before':>15}")
+        for (kind, step), fut in zip(FLOOR_CASES, floor_futs):
+            res = fut.result()
+            hits = sorted(d for ok, d, _ in res if ok)
+            label = (f"latency ×{step:g}" if kind == "latency"
+                     else f"error rate 2% → {100 * step:g}%")
+            med = f"{hits[len(hits) // 2]}" if hits else "-"
+            print(f"   {label:<22}{f'{len(hits)}/{len(res)}':>10}{med:>24}"
+                  f"{sum(b for _, _, b in res):>15}", flush=True)
+        print()
+
+    # 4. cost (after the pool is gone, so the timing has the machine to itself; printed last)
     print("4. detector cost: µs per observation of update(), pure Python (the detectors have no "
           "native version), loop included, best of 3")
     nc = 200_000 if quick else 1_000_000

@@ -835,7 +835,7 @@ class BernoulliCusum:
         "n", "wn", "ones", "p", "n_p", "p_design", "p_up", "p_dn", "a_up", "b_up", "a_dn", "b_dn",
         "up", "dn", "up_start", "dn_start", "up_tag", "dn_tag", "up_sum", "dn_sum",
         "start", "start_tag", "count", "level", "before", "shift", "alarms", "rare", "ev",
-        "lag", "lag_n", "bn", "bsum", "bq", "nb", "bmean", "cb", "disp",
+        "lag", "lag_n", "bn", "bsum", "bq", "nb", "bmean", "cb", "disp", "run_count", "run_level",
     )
 
     log = False
@@ -879,6 +879,8 @@ class BernoulliCusum:
         self.bmean = 0.0
         self.cb = 0.0
         self.disp = 1.0
+        self.run_count = 0    # the last alarm's run (unrefined): its length and rate
+        self.run_level = 0.0
 
     @property
     def ready(self) -> bool:
@@ -1065,6 +1067,10 @@ class BernoulliCusum:
         count = n - start + 1
         before = self.p
         rare = self.rare
+        # the rate over the whole run, before the start is refined (the refinement picks the
+        # densest recent stretch, whose rate overstates the change far more than the run's)
+        self.run_count = count
+        self.run_level = ones / count
         # refine the start to the maximum-likelihood change point (Hinkley 1971) with the
         # post-change rate estimated rather than the design one: candidates are the run start
         # and, among the recent rare events, each event (the rarer outcome became more frequent)
