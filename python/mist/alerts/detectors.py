@@ -22,16 +22,18 @@ Method, continuous (``CusumDetector``)
    baseline follows slow drifts, which are not what we alert on).  Once past its first
    ``YOUNG_FREEZE`` = 40 values the location stops learning while either CUSUM is above
    ``FREEZE`` = ½ its threshold, so a change being accumulated is not absorbed into the
-   baseline it is measured against; the scale always learns (freezing it biases it low).  Freezing is a trade: it
-   skips values from the in-control excursions too, which biases the estimates; from a
-   quarter of the threshold instead of half, the false-alarm rate rose 1.7× on normal data
-   and 5× on a pass rate (measured with the benchmark), for a 0.5 σ shift found ~10 % sooner.
+   baseline it is measured against; the scale always learns (freezing it biases it low).
+   Freezing is a trade: it skips values from the in-control excursions too, which biases the
+   estimates; from a quarter of the threshold instead of half, the false-alarm rate rose 1.7×
+   on normal data and 5× on a pass rate (measured with the benchmark), for a 0.5 σ shift found
+   ~10 % sooner.
 3. *Standardise* each value against the baseline *before* it is updated (a recursive residual):
-   ``t = (x - m) / (s·sqrt(1 + τ/n_loc))`` (τ: step 4); while the estimates are young (fewer than 250
-   values) ``t`` is mapped to a standard normal value with Wallace's (1959) approximation of the
-   Student-t → normal transform (``ν`` = 0.88 n / τ: the efficiency of the scale estimate,
-   and fewer effective values when they are correlated), which keeps the false-alarm rate of a
-   just-started series close to the nominal one (Hawkins 1987; Hawkins & Olwell 1998, ch. 7).
+   ``t = (x - m) / (s·sqrt(1 + τ/n_loc))`` (τ: step 4); while the estimates are young (fewer
+   than 250 values) ``t`` is mapped to a standard normal value with Wallace's (1959)
+   approximation of the Student-t → normal transform (``ν`` = 0.88 n / τ: the efficiency of the
+   scale estimate, and fewer effective values when they are correlated), which keeps the
+   false-alarm rate of a just-started series close to the nominal one (Hawkins 1987; Hawkins &
+   Olwell 1998, ch. 7).
    The standardised value is winsorised at ``CLIP`` = ±2.5, which bounds what one outlier or a
    heavy tail can add to the sum (one value adds at most 2 of the ~10 needed).  At ±3,
    Student-t(3) noise still raised 0.6-1.1 false alarms per 100,000 (clusters of a few extreme
@@ -347,7 +349,8 @@ class CusumDetector:
         "up", "dn", "up_start", "dn_start", "up_tag", "dn_tag", "up_sum", "dn_sum",
         "fu", "fd", "fu_start", "fd_start", "fu_tag", "fd_tag", "fu_sum", "fd_sum",
         "start", "start_tag", "count", "level", "lvl", "before", "shift", "alarms",
-        "nv", "c0", "c0p", "c1", "zprev", "bn", "bsum", "nb", "bmean", "cbu", "cbd", "bq", "tau", "inv_vu", "inv_vd",
+        "nv", "c0", "c0p", "c1", "zprev", "bn", "bsum", "nb", "bmean", "cbu", "cbd", "bq",
+        "tau", "inv_vu", "inv_vd",
     )
 
     def __init__(self, arl_up: float = 2e5, arl_dn: float = 2e5, *, log: bool = False,
