@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent / "python"
 RANKS: List[Tuple[str, int]] = [  # longest prefix wins
     ("mist.cli", 9), ("mist.__main__", 9),
     ("mist.testing", 8), ("mist", 8),
-    ("mist.instrument", 7),
+    ("mist.instrument", 7), ("mist.otel", 7),
     ("mist.tracing", 6),
     ("mist.providers", 5), ("mist.costs", 5),
     ("mist.alerts", 4),
