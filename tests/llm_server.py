@@ -21,7 +21,8 @@ Usage blocks are the provider's raw JSON (``server.chat_usage`` etc.), so each t
 what the provider sends. ``fail_next`` scripts errors (429 with ``Retry-After``, 500, 529 …) in
 each provider's error shape; ``stream_error_after`` breaks a stream off with an in-band error event.
 ``latency_s`` delays each answer (the benchmark uses ~1 ms). Every request is recorded, so tests can
-count what reached the network.
+count what reached the network. ``queue_tool_call`` scripts agent turns: the next Chat Completions or
+Responses answer (streamed or not) asks for a function call instead of answering with text.
 """
 from __future__ import annotations
 
@@ -152,6 +153,7 @@ class LLMServer:
         self.record = True
         self.requests: List[Recorded] = []
         self._failures: Deque[_Failure] = deque()
+        self._tool_calls: Deque[Dict[str, Any]] = deque()
         self._lock = threading.Lock()
         self._httpd: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -204,6 +206,18 @@ class LLMServer:
             for _ in range(times):
                 self._failures.append(_Failure(status, path, retry_after, message, headers))
 
+    def queue_tool_call(self, name: str, arguments: Any = None, *, call_id: Optional[str] = None) -> None:
+        """The next Chat Completions or Responses answer is a call of function ``name`` with
+        ``arguments`` (a dict, sent JSON-encoded) and ``finish_reason: "tool_calls"``; queued calls
+        are answered one per request, in order, then answers are text again."""
+        with self._lock:
+            self._tool_calls.append({"name": name, "arguments": json.dumps(arguments or {}),
+                                     "call_id": call_id or "call_" + uuid.uuid4().hex[:24]})
+
+    def _take_tool_call(self) -> Optional[Dict[str, Any]]:
+        with self._lock:
+            return self._tool_calls.popleft() if self._tool_calls else None
+
     def _take_failure(self, path: str) -> Optional[_Failure]:
         with self._lock:
             for i, f in enumerate(self._failures):
@@ -226,6 +240,7 @@ class LLMServer:
         with self._lock:
             self.requests.clear()
             self._failures.clear()
+            self._tool_calls.clear()
         self.latency_s = self._defaults["latency_s"]
         self.text = self._defaults["text"]
         self.chunk_chars = self._defaults["chunk_chars"]
@@ -384,13 +399,18 @@ class _Handler(BaseHTTPRequestHandler):
         model = _model(body)
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
+        call = st._take_tool_call()
         if not body.get("stream"):
+            message: Dict[str, Any] = {"role": "assistant", "content": st.text, "refusal": None, "annotations": []}
+            if call is not None:
+                message["content"] = None
+                message["tool_calls"] = [{"id": call["call_id"], "type": "function",
+                                          "function": {"name": call["name"], "arguments": call["arguments"]}}]
             return self._json(200, {
                 "id": cid, "object": "chat.completion", "created": created, "model": model,
                 "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": st.text, "refusal": None, "annotations": []},
-                    "logprobs": None, "finish_reason": st.finish_reason,
+                    "index": 0, "message": message, "logprobs": None,
+                    "finish_reason": st.finish_reason if call is None else "tool_calls",
                 }],
                 "usage": st.chat_usage, "service_tier": "default", "system_fingerprint": "fp_loopback",
             }, {"x-request-id": "req_" + uuid.uuid4().hex})
@@ -408,13 +428,17 @@ class _Handler(BaseHTTPRequestHandler):
             return c
 
         events = [_sse(None, chunk({"role": "assistant", "content": "", "refusal": None}, None))]
-        for i, piece in enumerate(st.pieces()):
+        if call is not None:
+            events.append(_sse(None, chunk({"tool_calls": [{"index": 0, "id": call["call_id"], "type": "function",
+                                                            "function": {"name": call["name"], "arguments": ""}}]}, None)))
+            events.append(_sse(None, chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["arguments"]}}]}, None)))
+        for i, piece in enumerate(st.pieces() if call is None else []):
             if st.stream_error_after is not None and i >= st.stream_error_after:
                 events.append(_sse(None, {"error": {"message": "The server had an error while streaming.",
                                                     "type": "server_error", "param": None, "code": None}}))
                 return self._after_headers(events)
             events.append(_sse(None, chunk({"content": piece}, None)))
-        events.append(_sse(None, chunk({}, st.finish_reason)))
+        events.append(_sse(None, chunk({}, st.finish_reason if call is None else "tool_calls")))
         if include_usage:
             events.append(_sse(None, {
                 "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -436,10 +460,19 @@ class _Handler(BaseHTTPRequestHandler):
         rid = "resp_" + uuid.uuid4().hex
         mid = "msg_" + uuid.uuid4().hex
         created = int(time.time())
+        call = st._take_tool_call()
+        fid = "fc_" + uuid.uuid4().hex
+
+        def function_call(status: str) -> Dict[str, Any]:
+            assert call is not None
+            return {"type": "function_call", "id": fid, "call_id": call["call_id"], "name": call["name"],
+                    "arguments": call["arguments"] if status == "completed" else "", "status": status}
 
         def response(status: str, text: Optional[str], usage: Any) -> Dict[str, Any]:
             output = []
-            if text is not None:
+            if call is not None and status == "completed":
+                output.append(function_call("completed"))
+            elif text is not None:
                 output.append({
                     "type": "message", "id": mid, "status": "completed", "role": "assistant",
                     "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
@@ -464,6 +497,17 @@ class _Handler(BaseHTTPRequestHandler):
             seq[0] += 1
             return _sse(kind, data)
 
+        if call is not None:
+            return self._after_headers([
+                ev("response.created", response=response("in_progress", None, None)),
+                ev("response.in_progress", response=response("in_progress", None, None)),
+                ev("response.output_item.added", output_index=0, item=function_call("in_progress")),
+                ev("response.function_call_arguments.delta", item_id=fid, output_index=0, delta=call["arguments"]),
+                ev("response.function_call_arguments.done", item_id=fid, output_index=0, name=call["name"],
+                   arguments=call["arguments"]),
+                ev("response.output_item.done", output_index=0, item=function_call("completed")),
+                ev("response.completed", response=response("completed", None, st.responses_usage)),
+            ])
         events = [
             ev("response.created", response=response("in_progress", None, None)),
             ev("response.in_progress", response=response("in_progress", None, None)),

@@ -5,6 +5,7 @@ graph. The graph must be acyclic, and each edge must go from a layer to the same
 
     cli, __main__               the command line: nothing imports it (but ``python -m mist``)
     mist, testing               the public API and its composition (observers registered here)
+    integrations                framework callbacks (LangChain, Agents SDK, LiteLLM): nothing imports them
     instrument                  SDK clients patched: begin, finish, fail, streams
     tracing                     spans, context, @step, budgets, late scores
     providers, costs            what responses say, what spans cost (unpriced warning)
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent / "python"
 
 RANKS: List[Tuple[str, int]] = [  # longest prefix wins
     ("mist.cli", 9), ("mist.__main__", 9),
-    ("mist.testing", 8), ("mist", 8),
+    ("mist.testing", 8), ("mist", 8), ("mist.integrations", 8),
     ("mist.instrument", 7), ("mist.otel", 7),
     ("mist.tracing", 6),
     ("mist.providers", 5), ("mist.costs", 5),
@@ -224,3 +225,12 @@ def test_every_part_has_its_folder():
         assert (ROOT / "mist" / folder / "__init__.py").exists(), folder
     flat = sorted(p.name for p in (ROOT / "mist").glob("*.py"))
     assert flat == ["__init__.py", "__main__.py", "config.py", "errors.py", "redact.py", "testing.py"], flat
+
+
+def test_nothing_imports_integrations():
+    """Framework integrations import their framework: only a user's explicit import loads one."""
+    g = graph()
+    bad = [f"{m}:{line} imports {t}" for m, v in g.items()
+           if not (m == "mist.integrations" or m.startswith("mist.integrations."))
+           for t, line, _ in v if t == "mist.integrations" or t.startswith("mist.integrations.")]
+    assert bad == []
