@@ -29,7 +29,7 @@ from .validation.reader import read
 __all__ = [
     "configure", "flush", "shutdown", "stats", "backend",
     "trace", "span", "step", "Span", "Trace", "current_span", "traceparent",
-    "emit_span", "score", "instrument", "uninstrument", "on_alert", "read", "validate",
+    "emit_span", "wrap", "score", "instrument", "uninstrument", "on_alert", "read", "validate",
     "BudgetExceeded", "ConfigError", "codec", "alerts",
 ]
 __version__ = "0.1.0"
@@ -39,10 +39,10 @@ _hooks.add_observer(_unpriced.observer)
 _hooks.add_observer(_alert_pipeline.observer)
 
 if _disabled:
-    from .tracing.disabled import emit_span, span, trace  # noqa: F401  near-free no-ops
+    from .tracing.disabled import emit_span, span, trace, wrap  # noqa: F401  near-free no-ops
 else:
     from .core.backend import core as _core
-    from .tracing import span, trace  # noqa: F401
+    from .tracing import span, trace, wrap  # noqa: F401
 
     emit_span = _core.emit_span
     try:

@@ -1,14 +1,43 @@
 """The current span of this context (a ``ContextVar``: threads with copied context and asyncio tasks
-see their own) and its W3C ``traceparent``."""
+see their own), its W3C ``traceparent``, and :func:`wrap`, which carries the context into threads.
+
+When OpenTelemetry is loaded, the innermost of mist's and OpenTelemetry's current spans is the
+parent of new spans (:mod:`.otel_bridge` has the rule)."""
 from __future__ import annotations
 
+import contextvars
+import functools
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from ..core import runtime
+from . import otel_bridge as _otel
 
 _current: "ContextVar[Any]" = ContextVar("mist.current_span", default=None)
-runtime.use_context(_current)  # the core reads the current span's ids for emit_span
+_OTEL = _otel.MODULE
+_modules = _otel.modules
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Parent:
+    """What the core asks for the parent of an ``emit_span`` given no ids: ``get(None)`` returns
+    the current mist span, or OpenTelemetry's when that one is innermost (an object with
+    ``trace_id`` and ``span_id``), or None."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def get(default: Any = None, _get: Any = _current.get) -> Any:
+        cur = _get()
+        if _OTEL in _modules:
+            p = _otel.outer_parent()
+            if p is not None:
+                return _otel.Ids(*p)
+        return cur
+
+
+runtime.use_context(_Parent())  # the core reads the current parent's ids for emit_span
 
 
 def current_span() -> Any:
@@ -17,6 +46,25 @@ def current_span() -> Any:
 
 
 def traceparent() -> str:
-    """W3C ``traceparent`` header for the current span ("" when there is none)."""
+    """W3C ``traceparent`` header for the current span ("" when there is none). With OpenTelemetry
+    loaded, an OpenTelemetry span that is innermost (or alone) is the current span."""
+    if _OTEL in _modules:
+        tp = _otel.traceparent()
+        if tp:
+            return tp
     s = _current.get()
     return s.traceparent if s is not None else ""
+
+
+def wrap(fn: F) -> F:
+    """``fn``, to run in another thread with this context: the current trace, span and budget (and
+    OpenTelemetry's current span). ``pool.submit(mist.wrap(work), x)``, ``pool.map(mist.wrap(work),
+    xs)``, ``threading.Thread(target=mist.wrap(work))``. The context is captured now; each call runs
+    in its own copy of it, so one wrapped function may run in several threads at once."""
+    ctx = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def run_in_context(*args: Any, **kwargs: Any) -> Any:
+        return ctx.copy().run(fn, *args, **kwargs)
+
+    return run_in_context  # type: ignore[return-value]

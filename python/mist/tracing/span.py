@@ -11,6 +11,7 @@ from ..core.backend import core
 from ..errors import ConfigError
 from ..providers import from_response
 from . import budget as _budget
+from . import otel_bridge as _otel
 from .context import _current, current_span, traceparent  # noqa: F401  (re-exported)
 from .scores import late_score
 
@@ -18,6 +19,8 @@ _now = time.time_ns
 _emit = core.emit
 _new_span_id = core.new_span_id
 _new_trace_id = core.new_trace_id
+_OTEL = _otel.MODULE
+_modules = _otel.modules
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 MAX_ERROR_CHARS = 2048
 
@@ -60,7 +63,8 @@ class Span:
     exits. An exception escaping the block marks it ``status: "error"`` and propagates unchanged.
     """
 
-    __slots__ = ("operation", "trace_id", "span_id", "parent_id", "start_ns", "end_ns", "attrs", "status", "_token", "_state")
+    __slots__ = ("operation", "trace_id", "span_id", "parent_id", "start_ns", "end_ns", "attrs", "status", "_token", "_state",
+                 "_otel")
 
     def __init__(self, operation: str, *, model: Optional[str] = None, provider: Optional[str] = None, **attrs: Any) -> None:
         parent = _current.get()
@@ -72,6 +76,11 @@ class Span:
             self.trace_id = parent.trace_id
             self.parent_id = parent.span_id
             self._state = parent._state
+        self._otel = None
+        if _OTEL in _modules:  # OpenTelemetry loaded: its current span, when innermost, is the parent
+            outer = _otel.outer_parent()
+            if outer is not None:
+                self.trace_id, self.parent_id = outer
         self.span_id = _new_span_id()
         self.operation = operation
         if model is not None:
@@ -91,6 +100,8 @@ class Span:
         if st is not None and st.budget is not None:
             st.check()
         self._token = _current.set(self)
+        if _OTEL in _modules:  # OpenTelemetry sees this span as its current span
+            self._otel = _otel.attach(self)
         return self
 
     def __exit__(self, et: Any, exc: Any, tb: Any) -> bool:
@@ -100,9 +111,13 @@ class Span:
             self._token = None
             try:
                 _current.reset(token)
+                if self._otel is not None:
+                    self._otel = _otel.detach(self._otel)
             except ValueError:  # exited in another context (a task or thread)
                 if _current.get() is self:
                     _current.set(None)
+                if self._otel is not None:
+                    self._otel = _otel.detach(self._otel, False)
         if self.end_ns:
             return False
         self.end_ns = _now()
@@ -129,9 +144,13 @@ class Span:
         if token is not None:
             try:
                 _current.reset(token)
+                if self._otel is not None:
+                    self._otel = _otel.detach(self._otel)
             except ValueError:  # exited in another context (a task or thread): restore by hand
                 if _current.get() is self:
                     _current.set(None)
+                if self._otel is not None:
+                    self._otel = _otel.detach(self._otel, False)
 
     def end(self, exc: Optional[BaseException] = None) -> None:
         """End the span now (``with`` does this for you). Ending twice emits once."""
@@ -245,6 +264,7 @@ class Trace(Span):
 
     def __init__(self, name: str, *, budget_usd: Optional[float] = None, traceparent: Optional[str] = None, **attrs: Any) -> None:
         super().__init__(name, **attrs)
+        outer = _otel.outer_parent() if _OTEL in _modules else None
         self.parent_id = None
         if traceparent:
             m = _TRACEPARENT.match(traceparent.strip().lower()) if isinstance(traceparent, str) else None
@@ -253,6 +273,8 @@ class Trace(Span):
                 self.parent_id = m.group(3)
             else:
                 self.trace_id = _new_trace_id()  # malformed header: start a fresh trace, never raise
+        elif outer is not None:  # inside an OpenTelemetry span (not a mist one): join its trace
+            self.trace_id, self.parent_id = outer
         else:
             self.trace_id = _new_trace_id()
         if budget_usd is not None and (isinstance(budget_usd, bool) or not isinstance(budget_usd, (int, float)) or budget_usd < 0):
@@ -263,6 +285,8 @@ class Trace(Span):
 
     def __enter__(self) -> "Span":
         self._token = _current.set(self)
+        if _OTEL in _modules:  # OpenTelemetry sees this trace as its current span
+            self._otel = _otel.attach(self)
         self.start_ns = _now()
         return self
 

@@ -6,7 +6,11 @@ import functools
 import inspect
 from typing import Any, Callable, Optional, TypeVar, Union
 
+from . import otel_bridge as _otel
 from .span import Span, _current
+
+_OTEL = _otel.MODULE
+_modules = _otel.modules
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,11 +45,14 @@ def step(operation: Union[str, Callable[..., Any], None] = None) -> Any:
                     sent: Any = None
                     while True:
                         token = _current.set(sp)
+                        ot = _otel.attach(sp) if _OTEL in _modules else None
                         try:
                             item = await agen.asend(sent)
                         except StopAsyncIteration:
                             return
                         finally:
+                            if ot is not None:
+                                _otel.detach(ot)
                             _current.reset(token)
                         sent = yield item
                 except GeneratorExit:
@@ -72,11 +79,14 @@ def step(operation: Union[str, Callable[..., Any], None] = None) -> Any:
                     sent: Any = None
                     while True:
                         token = _current.set(sp)
+                        ot = _otel.attach(sp) if _OTEL in _modules else None
                         try:
                             item = gen.send(sent)
                         except StopIteration as stop:
                             return stop.value
                         finally:
+                            if ot is not None:
+                                _otel.detach(ot)
                             _current.reset(token)
                         sent = yield item
                 except GeneratorExit:
