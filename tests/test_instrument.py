@@ -962,3 +962,20 @@ call("gpt-4.1-mini")
     models = lambda p: sorted(json.loads(x)["payload"]["attrs"]["model"] for x in p.read_bytes().splitlines())  # noqa: E731
     assert models(parent) == ["gpt-4.1-mini", "gpt-4o-mini-2024-07-18"]
     assert models(child) == ["gpt-4o-2024-08-06"]
+
+
+# ------------------------------------------------------------------ request parameters (issue 17)
+
+
+def test_request_model_and_parameters_are_recorded(cap, srv):
+    oa(srv).chat.completions.create(**chat_kwargs(temperature=0.2, top_p=0.9, max_completion_tokens=64, seed=7,
+                                                  n=1, stop=["END"], presence_penalty=0))
+    a = only(cap, "chat")["attrs"]
+    assert a["model"] == "gpt-4o-mini-2024-07-18" and a["request_model"] == "gpt-4o-mini"
+    assert (a["temperature"], a["top_p"], a["max_tokens"], a["seed"]) == (0.2, 0.9, 64, 7)
+    assert a["stop_sequences"] == ["END"] and a["presence_penalty"] == 0
+    assert "choice_count" not in a  # n=1 is the default
+    cap.clear()
+    oa(srv).chat.completions.create(**chat_kwargs())
+    a = only(cap, "chat")["attrs"]
+    assert not {"temperature", "top_p", "max_tokens", "seed", "stop_sequences"} & set(a)  # NOT_GIVEN left out

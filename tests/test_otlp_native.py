@@ -107,6 +107,18 @@ ODD_SPANS = [
     span({}, start_ns=1.9e19, end_ns=1e300),
     span({}, start_ns=True, end_ns="1"),
     span({}, status=None),
+    # request parameters, users, sessions, OpenInference attributes (issue 17)
+    span({"model": "m", "provider": "p", "temperature": 0, "top_p": 0.95, "top_k": 40, "frequency_penalty": -1,
+          "presence_penalty": True, "max_tokens": 2.0, "seed": "7", "choice_count": None, "stop_sequences": "END",
+          "user_id": "u", "session_id": 12, "tokens_in": 2**62, "tokens_out": 2**62, "tokens_cache_read": 1,
+          "tokens_reasoning": 0, "cost_usd": 1e-7, "input": [{"role": "user", "content": "é \u2028 <x>"}],
+          "output": "plain", "gen_ai.request.temperature": 9, "gen_ai.request.stop_sequences": ["dup"]}),
+    span({"stop_sequences": ["a", 1, None, {"b": 2.5}], "user_id": None, "session_id": {"k": [1]},
+          "input": {"n": 1e16, "f": 1e-05, "z": -0.0}, "output": None, "tokens_in": 3, "tokens_out": "x"}),
+    span({"stop_sequences": {"no": 1}, "input": 12, "output": True, "max_tokens": 1e300, "temperature": "hot"},
+         operation="tool.run"),
+    span({"model": "e"}, operation="embeddings"),
+    span({}, operation="create_agent"),
 ]
 INVALID_SPANS = [
     span({}, trace_id="0" * 32),
@@ -124,6 +136,18 @@ def test_odd_spans(payload):
     for data in (line(payload), line(payload, source="infermux") + b"\n" + line(payload, source="")):
         assert_same(data)
     assert native_result(line(payload))[3] == (payload in INVALID_SPANS)
+
+
+@pytest.mark.parametrize("service_name,resource", [
+    (None, []), ("checkout", []), (None, [("deployment.environment", "prod"), ("service.name", "x")]),
+    ("", [("telemetry.sdk.name", "x"), ("k", "é\u2028"), ("k2", "")]),
+])
+def test_resources_from_the_environment(service_name, resource):
+    data = b"\n".join(line(p, source=src) for p, src in ((span({"model": "m"}), "a"), (span({}), "b")))
+    want = otlp_encode.encode_protobuf(otlp_encode.convert(data)[0], VERSION,
+                                       otlp_encode.Resource(service_name, resource))
+    got = native.otlp_protobuf(data, VERSION, service_name, resource)
+    assert got is not None and got[0] == want
 
 
 def test_invalid_ids_are_skipped_not_written_short():
@@ -196,7 +220,9 @@ def test_attributes_nested_deeper_than_the_writer_follows_are_left_to_python():
 _KEYS = ["model", "provider", "request_model", "response_model", "tokens_in", "tokens_out", "tokens_cache_read",
          "tokens_cache_write", "tokens_reasoning", "cost_usd", "latency_ms", "finish_reason", "error", "error_type",
          "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.usage.input_tokens",
-         "gen_ai.response.finish_reasons", "gen_ai.conversation.id", "score.f1", "score.x", "step", "unpriced"]
+         "gen_ai.response.finish_reasons", "gen_ai.conversation.id", "score.f1", "score.x", "step", "unpriced",
+         "temperature", "top_p", "max_tokens", "seed", "choice_count", "stop_sequences", "user_id", "session_id",
+         "input", "output", "gen_ai.request.temperature", "gen_ai.request.stop_sequences", "gen_ai.request.seed"]
 _key = st.sampled_from(_KEYS) | st.text(max_size=8)
 _scalar = (
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=12)

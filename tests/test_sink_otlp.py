@@ -162,7 +162,17 @@ def test_spans_map_to_genai_conventions(receiver, encoding):
         "mist.retry": ("int_value", 0),
         "mist.step": ("int_value", 3),
         "mist.unpriced": ("bool_value", False),
-        "mist.input": ("string_value", "hi <there> & you"),
+        "input.value": ("string_value", "hi <there> & you"),
+        "openinference.span.kind": ("string_value", "LLM"),
+        "llm.model_name": ("string_value", "claude-sonnet-4-5"),
+        "llm.provider": ("string_value", "anthropic"),
+        "llm.token_count.prompt": ("int_value", 1500),
+        "llm.token_count.completion": ("int_value", 420),
+        "llm.token_count.total": ("int_value", 1920),
+        "llm.token_count.prompt_details.cache_read": ("int_value", 800),
+        "llm.token_count.prompt_details.cache_write": ("int_value", 100),
+        "llm.token_count.completion_details.reasoning": ("int_value", 64),
+        "llm.cost.total": ("double_value", 7920.0),
         "mist.tags": [("string_value", "a"), ("int_value", 1), ("bool_value", True)],
         "mist.meta": {"k": ("string_value", "v"), "n": ("int_value", 2)},
         "mist.big": ("double_value", 18446744073709551615.0),
@@ -173,6 +183,7 @@ def test_spans_map_to_genai_conventions(receiver, encoding):
     assert attrs_of(s) == {
         "gen_ai.operation.name": ("string_value", "execute_tool"),
         "mist.operation": ("string_value", "tool.search"),
+        "openinference.span.kind": ("string_value", "TOOL"),
         "mist.query": ("string_value", "weather"),
     }
 
@@ -185,6 +196,7 @@ def test_spans_map_to_genai_conventions(receiver, encoding):
     assert a["gen_ai.operation.name"] == ("string_value", "embeddings")
     assert a["gen_ai.response.finish_reasons"] == [("string_value", "length"), ("string_value", "stop")]
     assert a["mist.error"] == ("string_value", "rate limited: try later")
+    assert a["openinference.span.kind"] == ("string_value", "EMBEDDING")
 
     s = spans["2222222222222222"]
     assert s.parent_span_id == b"" and s.kind == INTERNAL and s.name == "agent.run"
@@ -193,6 +205,7 @@ def test_spans_map_to_genai_conventions(receiver, encoding):
         "gen_ai.operation.name": ("string_value", "invoke_agent"),
         "error.type": ("string_value", "_OTHER"),
         "mist.operation": ("string_value", "agent.run"),
+        "openinference.span.kind": ("string_value", "AGENT"),
     }
 
     stats = sink.stats()
@@ -382,3 +395,67 @@ def test_outage_spools_raw_batches_and_recovery_encodes_them(tmp_path):
         assert ids == expected
     finally:
         r.stop()
+
+
+REQUEST_SPAN = {
+    "trace_id": T1, "span_id": "3333333333333333", "operation": "chat", "start_ns": 1, "end_ns": 2,
+    "status": "ok",
+    "attrs": {"model": "gpt-4o-mini-2024-07-18", "request_model": "gpt-4o-mini", "provider": "openai",
+              "temperature": 0, "top_p": 0.9, "top_k": 40, "frequency_penalty": 0.5, "presence_penalty": -0.5,
+              "max_tokens": 256, "seed": 7, "choice_count": 2, "stop_sequences": "END",
+              "user_id": "u-1", "session_id": "s-1", "tokens_in": 10, "tokens_out": 5, "cost_usd": 0.00012,
+              "output": {"role": "assistant", "content": "hé"},
+              "gen_ai.request.max_tokens": 1, "gen_ai.request.encoding_formats": ["float"]},
+}
+
+
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+def test_request_parameters_users_sessions_and_models(receiver, encoding):
+    send(receiver, envelope(0, "svc", REQUEST_SPAN), f"encoding={encoding}")
+    (_, s), = receiver.spans()
+    assert s.name == "chat gpt-4o-mini-2024-07-18"
+    a = attrs_of(s)
+    assert a["gen_ai.request.model"] == ("string_value", "gpt-4o-mini")
+    assert a["gen_ai.response.model"] == ("string_value", "gpt-4o-mini-2024-07-18")
+    assert a["llm.model_name"] == ("string_value", "gpt-4o-mini-2024-07-18")
+    assert a["gen_ai.request.temperature"] == ("double_value", 0.0)  # a double even when integral
+    assert a["gen_ai.request.top_p"] == ("double_value", 0.9)
+    assert a["gen_ai.request.top_k"] == ("double_value", 40.0)
+    assert a["gen_ai.request.frequency_penalty"] == ("double_value", 0.5)
+    assert a["gen_ai.request.presence_penalty"] == ("double_value", -0.5)
+    assert a["gen_ai.request.max_tokens"] == ("int_value", 256)  # the mapped value wins over a raw gen_ai.* attr
+    assert a["gen_ai.request.seed"] == ("int_value", 7)
+    assert a["gen_ai.request.choice.count"] == ("int_value", 2)
+    assert a["gen_ai.request.stop_sequences"] == [("string_value", "END")]
+    assert a["gen_ai.request.encoding_formats"] == [("string_value", "float")]
+    assert a["user.id"] == ("string_value", "u-1") and a["session.id"] == ("string_value", "s-1")
+    assert a["mist.cost_usd"] == a["llm.cost.total"] == ("double_value", 0.00012)
+    assert a["llm.token_count.total"] == ("int_value", 15)
+    assert a["output.value"] == ("string_value", '{"role":"assistant","content":"hé"}')
+    assert a["output.mime_type"] == ("string_value", "application/json")
+    assert not [k for k in a if k.startswith("mist.") and k not in ("mist.operation", "mist.cost_usd")]
+
+
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+def test_resource_from_otel_service_name_and_resource_attributes(receiver, encoding):
+    env = {"OTEL_RESOURCE_ATTRIBUTES": "service.name=from-attrs, deployment.environment=prod%20eu,"
+                                       "openinference.project.name=p%2C1,telemetry.sdk.name=x",
+           "OTEL_SERVICE_NAME": "checkout"}
+    send(receiver, mixed_batch(), f"encoding={encoding}", env=env)
+    resources = [[(kv.key, kv.value.string_value) for kv in rs.resource.attributes]
+                 for rs in receiver.requests[0].decoded.resource_spans]
+    extra = [("deployment.environment", "prod eu"), ("openinference.project.name", "p,1")]
+    fixed = [("telemetry.sdk.name", "mist"), ("telemetry.sdk.language", "python")]
+    assert resources == [[("service.name", "checkout")] + fixed + extra] * 2  # one per source, as before
+    receiver.requests.clear()
+    del env["OTEL_SERVICE_NAME"]
+    send(receiver, mixed_batch(), f"encoding={encoding}", env=env)
+    names = [rs.resource.attributes[0].value.string_value for rs in receiver.requests[0].decoded.resource_spans]
+    assert names == ["from-attrs", "from-attrs"]
+
+
+def test_malformed_resource_attributes_are_ignored_with_a_warning(receiver):
+    with pytest.warns(RuntimeWarning, match="OTEL_RESOURCE_ATTRIBUTES"):
+        send(receiver, mixed_batch(), env={"OTEL_RESOURCE_ATTRIBUTES": "a=1,novalue"})
+    attrs = [kv.key for kv in receiver.requests[0].decoded.resource_spans[0].resource.attributes]
+    assert attrs == ["service.name", "telemetry.sdk.name", "telemetry.sdk.language"]

@@ -105,5 +105,5 @@ def decode_chunk(data: bytes, final_: bool = ...) -> Tuple[int, List[Union[Dict[
 
 # otlp/
 def otlp_protobuf(
-    data: bytes, scope_version: str
+    data: bytes, scope_version: str, service_name: Optional[str] = ..., resource: List[Tuple[str, str]] = ...
 ) -> Optional[Tuple[bytes, int, List[Tuple[str, int]], int, int]]: ...

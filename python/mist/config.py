@@ -9,8 +9,10 @@ variable                   meaning
 =========================  ================================================================
 MIST_DISABLED              1: every tracing call is a near-free no-op (read once, at import)
 MIST_PURE_PYTHON           1: use the pure-Python core even when the native one is built
-MIST_SINK                  where traces go (``file://…``, ``stdout://``, ``http://…``, ``otlp://…``)
-MIST_SOURCE                the envelopes' ``source`` (default: the program's name)
+MIST_SINK                  where traces go (``file://…``, ``stdout://``, ``http://…``, ``otlp://…``);
+                           unset: ``otlp://`` when an OTLP endpoint variable is set, else
+                           ``file://mist-traces.jsonl``
+MIST_SOURCE                the envelopes' ``source`` (default: OTEL_SERVICE_NAME, else the program's name)
 MIST_CAPTURE_CONTENT       1: record prompts and answers of instrumented calls (redacted)
 MIST_REDACT                extra redaction regexes: one, or a JSON list
 MIST_ALERTS                0: no live regression alerts
@@ -24,8 +26,10 @@ MIST_SAMPLE                fraction of traces kept (0..1)
 MIST_EXIT_TIMEOUT          seconds the exit flush may take (default 5)
 MIST_FLUSH_ON_SIGTERM      1: flush on SIGTERM, then die as SIGTERM would
 MIST_HTTP_HEADERS          ``k=v,k2=v2`` headers of the HTTP sink (also MIST_HTTP_TIMEOUT…)
-OTEL_EXPORTER_OTLP_*       endpoint, headers, timeout, compression of the OTLP sink
-OTEL_SERVICE_NAME          the OTLP resource's service.name
+OTEL_EXPORTER_OTLP_*       endpoint, headers, timeout, compression of the OTLP sink;
+                           ``…_ENDPOINT`` or ``…_TRACES_ENDPOINT`` alone (no MIST_SINK) selects it
+OTEL_SERVICE_NAME          the OTLP resource's service.name (wins over OTEL_RESOURCE_ATTRIBUTES')
+OTEL_RESOURCE_ATTRIBUTES   ``k=v,…`` (values percent-decoded): the OTLP resource's attributes
 =========================  ================================================================
 
 The sinks read their own ``MIST_HTTP_*`` / ``OTEL_*`` variables through the ``environ`` mapping
@@ -42,7 +46,7 @@ from .errors import ConfigError
 
 __all__ = [
     "flag", "env_bool", "env_number", "env_str", "disabled", "pure_python", "alert_state", "exit_timeout",
-    "flush_on_sigterm", "otlp_var", "otlp_endpoint", "otlp_headers", "http_headers", "spool_dir",
+    "flush_on_sigterm", "default_sink", "otlp_var", "otlp_endpoint", "otlp_headers", "otel_resource", "http_headers", "spool_dir",
     "ALERT_FLOORS", "alert_floors", "parse_alert_floors",
 ]
 
@@ -105,6 +109,15 @@ def exit_timeout() -> float:
         return 5.0
 
 
+def default_sink(fallback: str) -> str:
+    """The sink when neither ``configure(sink=…)`` nor ``MIST_SINK`` names one: ``otlp://`` (the
+    endpoint from the environment) when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set -- *instead of* the file sink, as an OpenTelemetry
+    SDK exports only where it is told; ``MIST_SINK=file://mist-traces.jsonl,otlp://`` keeps both --
+    else ``fallback`` (the file sink)."""
+    return "otlp://" if otlp_endpoint(os.environ) else fallback
+
+
 # ---- the sinks' variables, read from the mapping a sink is built with (os.environ by default) ----
 
 
@@ -126,6 +139,42 @@ def otlp_endpoint(environ: Mapping[str, str]) -> Optional[str]:
     if base:
         return base.rstrip("/") + OTLP_TRACES_PATH
     return None
+
+
+def otel_resource(environ: Mapping[str, str]) -> "tuple[Optional[str], list[tuple[str, str]]]":
+    """``(service_name, [(key, value), …])`` of the OTLP resource, from ``OTEL_SERVICE_NAME`` and
+    ``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k2=v2``, values percent-decoded, as the OpenTelemetry SDKs
+    read it). ``service_name`` is ``OTEL_SERVICE_NAME``, else the ``service.name`` of the attributes,
+    else None (the sink then uses each envelope's ``source``). A malformed attributes value is
+    ignored whole with a ``RuntimeWarning``, as the OpenTelemetry specification says."""
+    import urllib.parse
+    import warnings
+
+    attrs: "list[tuple[str, str]]" = []
+    raw = environ.get("OTEL_RESOURCE_ATTRIBUTES", "").strip()
+    if raw:
+        parsed = []
+        for part in raw.split(","):
+            if not part.strip():
+                continue
+            key, eq, value = part.partition("=")
+            key = key.strip()
+            if not eq or not key:
+                warnings.warn(f"OTEL_RESOURCE_ATTRIBUTES: {part.strip()!r} is not key=value; the variable is ignored",
+                              RuntimeWarning, stacklevel=2)
+                parsed = []
+                break
+            parsed.append((key, urllib.parse.unquote(value.strip(), errors="strict")
+                           if "%" in value else value.strip()))
+        seen: Dict[str, int] = {}
+        for key, value in parsed:  # a repeated key: the last value wins, at its first place
+            if key in seen:
+                attrs[seen[key]] = (key, value)
+            else:
+                seen[key] = len(attrs)
+                attrs.append((key, value))
+    service = environ.get("OTEL_SERVICE_NAME", "").strip() or dict(attrs).get("service.name") or None
+    return service, [(k, v) for k, v in attrs if k != "service.name"]
 
 
 def otlp_headers(environ: Mapping[str, str]) -> "list[tuple[str, Optional[str]]]":

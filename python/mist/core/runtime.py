@@ -99,8 +99,9 @@ def configure(
     string ``"latency_ms=0.3,error_rate=0.05:2"`` (:func:`mist.config.parse_alert_floors`).
     """
     with _configure_lock:
-        spec = sink if sink is not None else config.env_str("MIST_SINK") or DEFAULT_SINK
-        src = source if source is not None else config.env_str("MIST_SOURCE") or _program_name()
+        spec = sink if sink is not None else config.env_str("MIST_SINK") or config.default_sink(DEFAULT_SINK)
+        src = source if source is not None else (config.env_str("MIST_SOURCE") or config.env_str("OTEL_SERVICE_NAME")
+                                                 or _program_name())
         if not isinstance(src, str) or not src:
             raise ConfigError(f"configure(source={src!r}): expected a non-empty string")
         cap = capture_content if capture_content is not None else config.env_bool("MIST_CAPTURE_CONTENT")

@@ -28,6 +28,32 @@ def _ms(ns: int) -> float:
     return round(ns / 1e6, 3)
 
 
+#: request parameters recorded on the span (kwarg → attr; exported as ``gen_ai.request.*``)
+_REQUEST_PARAMS = (
+    ("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"),
+    ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"),
+    ("max_tokens", "max_tokens"), ("max_completion_tokens", "max_tokens"), ("max_output_tokens", "max_tokens"),
+    ("seed", "seed"), ("n", "choice_count"), ("stop", "stop_sequences"), ("stop_sequences", "stop_sequences"),
+)
+
+
+def request_params(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """The sampling parameters a request sets (numbers; stop strings), under their span attr names.
+    SDK sentinels (``NOT_GIVEN``, ``omit``) and ``n=1`` are left out."""
+    out: Dict[str, Any] = {}
+    for kwarg, attr in _REQUEST_PARAMS:
+        value = kwargs.get(kwarg)
+        if value is None or attr in out:
+            continue
+        if attr == "stop_sequences":
+            if isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+                out[attr] = value if isinstance(value, str) else list(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not (attr == "choice_count" and value == 1):
+                out[attr] = value
+    return out
+
+
 class Call:
     """One traced request: its span, what to capture, and how its answer is read."""
 
@@ -60,6 +86,9 @@ class Call:
             return None
         call = cls(span, op, info)
         try:
+            params = request_params(kwargs)
+            if params:
+                span.attrs.update(params)
             if info.include_usage and kwargs.get("stream") is True:
                 call.hide_usage = _openai.add_stream_usage(op, kwargs)
             if _runtime.settings.capture_content:
@@ -103,10 +132,15 @@ class Call:
 
     def merge(self, found: Dict[str, Any]) -> None:
         """Found attrs into the span's: a provider only when it adds to the client's (one not
-        fixed by its host or class, and not just its SDK family)."""
+        fixed by its host or class, and not just its SDK family); a model the response names that
+        differs from the requested one becomes ``model``, the requested one ``request_model``."""
         attrs, info = self.span.attrs, self.info
         for key, value in found.items():
             if value is not None and not (key == "provider" and (info.provider_fixed or value == info.family)):
+                if key == "model" and "request_model" not in attrs:
+                    requested = attrs.get("model")
+                    if requested and requested != value:  # the response names a snapshot: keep both
+                        attrs["request_model"] = requested
                 attrs[key] = value
 
     def put(self, key: str, value: Any) -> None:

@@ -15,6 +15,11 @@ Without a path the request goes to ``/v1/traces``; a path is used as given. Opti
 the HTTP sink accepts except ``batch``, plus ``encoding=protobuf|json`` (default protobuf) and
 ``compression=gzip|none`` (same as ``gzip=1|0``).
 
+Resource: ``service.name`` is ``OTEL_SERVICE_NAME``, else the ``service.name`` of
+``OTEL_RESOURCE_ATTRIBUTES``, else the envelopes' ``source`` (one ``ResourceSpans`` per source);
+the other ``OTEL_RESOURCE_ATTRIBUTES`` entries (``k=v,…``, values percent-decoded) are added to it
+(``openinference.project.name=NAME`` picks the Arize Phoenix project).
+
 Environment (OpenTelemetry exporter variables; the URL's host and options win over them):
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (used as given) or ``OTEL_EXPORTER_OTLP_ENDPOINT``
 (``/v1/traces`` appended); ``OTEL_EXPORTER_OTLP_TRACES_HEADERS`` / ``OTEL_EXPORTER_OTLP_HEADERS``
@@ -61,7 +66,9 @@ class OTLPSink(PostingSink):
     kind = "otlp"
     retry_500_default = 1  # OTLP/HTTP: only 429, 502, 503, 504 are retryable
 
-    def __init__(self, endpoint: str, *, encoding: str = "protobuf", **kwargs: Any) -> None:
+    def __init__(self, endpoint: str, *, encoding: str = "protobuf",
+                 resource: Optional[otlp_encode.Resource] = None, **kwargs: Any) -> None:
+        self._resource = resource
         if encoding not in ("protobuf", "json"):
             raise ConfigError(f"option ?encoding={encoding!r}: expected 'protobuf' or 'json'")
         self._json = encoding == "json"
@@ -146,16 +153,26 @@ class OTLPSink(PostingSink):
             hdrs.update(parse_headers(value, var))
         hdrs.update(headers or {})
         display = Endpoint(endpoint).display(query.partition("#")[0])
-        return cls(endpoint, encoding=encoding, headers=hdrs, display_url=display, environ=env, **kw)
+        try:
+            service_name, resource_attrs = config.otel_resource(env)
+        except UnicodeDecodeError:
+            import warnings
+
+            warnings.warn("OTEL_RESOURCE_ATTRIBUTES: a value is not valid percent-encoded UTF-8; the variable is "
+                          "ignored", RuntimeWarning, stacklevel=2)
+            service_name, resource_attrs = env.get("OTEL_SERVICE_NAME", "").strip() or None, []
+        resource = otlp_encode.Resource(service_name, resource_attrs) if service_name or resource_attrs else None
+        return cls(endpoint, encoding=encoding, headers=hdrs, display_url=display, environ=env,
+                   resource=resource, **kw)
 
     # -- PostingSink hooks ----------------------------------------------------------------------
     def _encode(self, chunk: bytes) -> Optional[Tuple[bytes, int]]:
         version = getattr(sys.modules.get("mist"), "__version__", "") or ""
         if self._json:
             groups, counts = otlp_encode.convert(chunk)
-            body = otlp_encode.encode_json(groups, version) if groups else b""
+            body = otlp_encode.encode_json(groups, version, self._resource) if groups else b""
         else:  # native when the native backend runs
-            body, counts = otlp_encode.encode_protobuf_batch(chunk, version)
+            body, counts = otlp_encode.encode_protobuf_batch(chunk, version, self._resource)
         with self._otlp_lock:
             c = self._otlp_counts
             for kind, n in counts.skipped.items():

@@ -83,12 +83,30 @@ _TOKEN_ATTRS = {
     "tokens_cache_write": "gen_ai.usage.cache_creation.input_tokens",
     "tokens_reasoning": "gen_ai.usage.reasoning.output_tokens",
 }
+#: request parameters recorded by the instrumentation (integers, then doubles)
+_REQUEST_INT_ATTRS = {
+    "max_tokens": "gen_ai.request.max_tokens",
+    "seed": "gen_ai.request.seed",
+    "choice_count": "gen_ai.request.choice.count",
+}
+_REQUEST_DOUBLE_ATTRS = {
+    "temperature": "gen_ai.request.temperature",
+    "top_p": "gen_ai.request.top_p",
+    "top_k": "gen_ai.request.top_k",
+    "frequency_penalty": "gen_ai.request.frequency_penalty",
+    "presence_penalty": "gen_ai.request.presence_penalty",
+}
+_INT_ATTRS = {**_TOKEN_ATTRS, **_REQUEST_INT_ATTRS}
 _DOUBLE_ATTRS = {"cost_usd": "mist.cost_usd", "latency_ms": "mist.latency_ms"}
+_RENAMED = {"user_id": "user.id", "session_id": "session.id"}
 #: attrs consumed by the mapping above (not repeated as ``mist.<key>``)
 _MAPPED = frozenset({
     "model", "provider", "finish_reason", "error_type", "error", "request_model", "response_model",
-    "gen_ai.operation.name",
-}) | frozenset(_TOKEN_ATTRS) | frozenset(_DOUBLE_ATTRS)
+    "gen_ai.operation.name", "stop_sequences", "input", "output",
+}) | frozenset(_INT_ATTRS) | frozenset(_REQUEST_DOUBLE_ATTRS) | frozenset(_DOUBLE_ATTRS) | frozenset(_RENAMED)
+
+#: OpenInference (what Arize Phoenix reads): the span kind by GenAI operation
+_OI_KINDS = {"embeddings": "EMBEDDING", "execute_tool": "TOOL", "invoke_agent": "AGENT", "create_agent": "AGENT"}
 
 SCOPE_NAME = "mist"
 
@@ -242,18 +260,29 @@ def map_span(payload: Dict[str, Any]) -> Optional[MappedSpan]:
     elif model:
         out.append(("gen_ai.response.model", model))
     leftovers: List[Tuple[str, Any]] = []
-    for key, otel_key in _TOKEN_ATTRS.items():
+    ints: Dict[str, int] = {}
+    for key, otel_key in _INT_ATTRS.items():
         if key in attrs:
             n = _as_int(attrs[key])
             if n is not None:
                 out.append((otel_key, n))
+                ints[key] = n
             elif attrs[key] is not None:
                 leftovers.append(("mist." + key, attrs[key]))
-    finish = attrs.get("finish_reason")
-    if isinstance(finish, str):
-        out.append(("gen_ai.response.finish_reasons", [finish]))
-    elif isinstance(finish, list):
-        out.append(("gen_ai.response.finish_reasons", [f if isinstance(f, str) else json.dumps(f) for f in finish]))
+    for key, otel_key in _REQUEST_DOUBLE_ATTRS.items():
+        if key in attrs:
+            d = _as_double(attrs[key])
+            if d is not None:
+                out.append((otel_key, d))
+            elif attrs[key] is not None:
+                leftovers.append(("mist." + key, attrs[key]))
+    for key, otel_key in (("finish_reason", "gen_ai.response.finish_reasons"),
+                          ("stop_sequences", "gen_ai.request.stop_sequences")):
+        value = attrs.get(key)
+        if isinstance(value, str):
+            out.append((otel_key, [value]))
+        elif isinstance(value, list):
+            out.append((otel_key, [f if isinstance(f, str) else json.dumps(f) for f in value]))
     status = payload.get("status")
     is_error = status == "error"
     error_type = attrs.get("error_type")
@@ -261,14 +290,48 @@ def map_span(payload: Dict[str, Any]) -> Optional[MappedSpan]:
         out.append(("error.type", error_type))
     elif is_error:
         out.append(("error.type", "_OTHER"))
+    for key, otel_key in _RENAMED.items():
+        value = attrs.get(key)
+        if value is not None:
+            out.append((otel_key, value))
     out.append(("mist.operation", operation))
+    cost: Optional[Float] = None
     for key, otel_key in _DOUBLE_ATTRS.items():
         if key in attrs:
             d = _as_double(attrs[key])
             if d is not None:
                 out.append((otel_key, d))
+                if key == "cost_usd":
+                    cost = d
             elif attrs[key] is not None:
                 leftovers.append((otel_key, attrs[key]))
+    # OpenInference, for backends that read it (Arize Phoenix)
+    out.append(("openinference.span.kind", _OI_KINDS.get(op_name or "", "LLM" if inference else "CHAIN")))
+    if model:
+        out.append(("llm.model_name", model))
+    if isinstance(provider, str) and provider:
+        out.append(("llm.provider", provider))
+    tin, tout = ints.get("tokens_in"), ints.get("tokens_out")
+    if tin is not None:
+        out.append(("llm.token_count.prompt", tin))
+    if tout is not None:
+        out.append(("llm.token_count.completion", tout))
+    if tin is not None and tout is not None and _INT64_MIN <= tin + tout <= _INT64_MAX:
+        out.append(("llm.token_count.total", tin + tout))
+    for key, oi_key in (("tokens_cache_read", "llm.token_count.prompt_details.cache_read"),
+                        ("tokens_cache_write", "llm.token_count.prompt_details.cache_write"),
+                        ("tokens_reasoning", "llm.token_count.completion_details.reasoning")):
+        if key in ints:
+            out.append((oi_key, ints[key]))
+    if cost is not None:
+        out.append(("llm.cost.total", cost))
+    for key in ("input", "output"):
+        value = attrs.get(key)
+        if isinstance(value, str):
+            out.append((key + ".value", value))
+        elif value is not None:
+            out.append((key + ".value", json.dumps(value, ensure_ascii=False, separators=(",", ":"))))
+            out.append((key + ".mime_type", "application/json"))
     out.extend(leftovers)
     rest = [k for k in attrs if k not in _MAPPED]
     if "error" in attrs:
@@ -457,28 +520,51 @@ def _pb_span(span: MappedSpan) -> bytes:
     return b"".join(parts)
 
 
-def _resource_attrs(source: str) -> List[Tuple[str, Any]]:
-    return [("service.name", source), ("telemetry.sdk.name", "mist"), ("telemetry.sdk.language", "python")]
+class Resource:
+    """What every ``Resource`` carries beyond its source: ``service_name`` (None: the envelopes'
+    ``source``) and extra string attributes, in order (``OTEL_RESOURCE_ATTRIBUTES``)."""
+
+    __slots__ = ("service_name", "attrs")
+
+    def __init__(self, service_name: Optional[str] = None, attrs: Optional[List[Tuple[str, str]]] = None) -> None:
+        self.service_name = service_name or None
+        self.attrs = [(k, v) for k, v in (attrs or ()) if k not in _RESOURCE_FIXED]
+
+    def native_args(self) -> Tuple[Optional[str], List[Tuple[str, str]]]:
+        return self.service_name, self.attrs
 
 
-def encode_protobuf(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str = "") -> bytes:
+_RESOURCE_FIXED = frozenset({"service.name", "telemetry.sdk.name", "telemetry.sdk.language"})
+
+
+def _resource_attrs(source: str, resource: Optional[Resource] = None) -> List[Tuple[str, Any]]:
+    base: List[Tuple[str, Any]] = [
+        ("service.name", resource.service_name if resource is not None and resource.service_name else source),
+        ("telemetry.sdk.name", "mist"), ("telemetry.sdk.language", "python"),
+    ]
+    return base + resource.attrs if resource is not None else base
+
+
+def encode_protobuf(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str = "",
+                    resource: Optional[Resource] = None) -> bytes:
     """``ExportTraceServiceRequest`` bytes."""
     scope = _pb_string(b"\x0a", SCOPE_NAME) + (_pb_string(b"\x12", scope_version) if scope_version else b"")
     scope_field = _ld(b"\x0a", scope)
     out = []
     for source, spans in groups:
-        resource = b"".join(_ld(b"\x0a", _pb_kv(k, v)) for k, v in _resource_attrs(source))
+        res = b"".join(_ld(b"\x0a", _pb_kv(k, v)) for k, v in _resource_attrs(source, resource))
         scope_spans = scope_field + b"".join([_ld(b"\x12", _pb_span(s)) for s in spans])
-        resource_spans = _ld(b"\x0a", resource) + _ld(b"\x12", scope_spans)
+        resource_spans = _ld(b"\x0a", res) + _ld(b"\x12", scope_spans)
         out.append(_ld(b"\x0a", resource_spans))
     return b"".join(out)
 
 
-def _native_encoder() -> Optional[Callable[[bytes, str], Any]]:
+def _native_encoder() -> Optional[Callable[..., Any]]:
     return getattr(native, "otlp_protobuf", None)
 
 
-def encode_protobuf_batch(data: bytes, scope_version: str = "") -> Tuple[bytes, ConvertCounts]:
+def encode_protobuf_batch(data: bytes, scope_version: str = "",
+                          resource: Optional[Resource] = None) -> Tuple[bytes, ConvertCounts]:
     """``convert`` + ``encode_protobuf`` of a JSONL batch: ``(body, counts)``, body empty when
     there is no span. The native core does it when the native backend runs; when it cannot (it
     leaves batches that Python's ``json`` may read differently from its strict decoder to this
@@ -486,7 +572,8 @@ def encode_protobuf_batch(data: bytes, scope_version: str = "") -> Tuple[bytes, 
     native = _native_encoder()
     if native is not None:
         try:
-            got = native(bytes(data), scope_version)
+            got = (native(bytes(data), scope_version) if resource is None
+                   else native(bytes(data), scope_version, *resource.native_args()))
         except Exception:  # noqa: BLE001 - the Python encoder below is the fallback
             got = None
         if got is not None:
@@ -495,7 +582,7 @@ def encode_protobuf_batch(data: bytes, scope_version: str = "") -> Tuple[bytes, 
             counts.skipped = dict(skipped)
             return body, counts
     groups, counts = convert(data)
-    return (encode_protobuf(groups, scope_version) if groups else b""), counts
+    return (encode_protobuf(groups, scope_version, resource) if groups else b""), counts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -549,7 +636,8 @@ def _json_span(span: MappedSpan) -> Dict[str, Any]:
     return out
 
 
-def encode_json(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str = "") -> bytes:
+def encode_json(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str = "",
+                resource: Optional[Resource] = None) -> bytes:
     """``ExportTraceServiceRequest`` in OTLP/JSON."""
     scope: Dict[str, Any] = {"name": SCOPE_NAME}
     if scope_version:
@@ -557,7 +645,7 @@ def encode_json(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str =
     resource_spans = []
     for source, spans in groups:
         resource_spans.append({
-            "resource": {"attributes": [{"key": k, "value": _json_any(v)} for k, v in _resource_attrs(source)]},
+            "resource": {"attributes": [{"key": k, "value": _json_any(v)} for k, v in _resource_attrs(source, resource)]},
             "scopeSpans": [{"scope": scope, "spans": [_json_span(s) for s in spans]}],
         })
     return json.dumps({"resourceSpans": resource_spans}, ensure_ascii=False,

@@ -39,16 +39,38 @@ const KIND_CLIENT: u8 = 3;
 const STATUS_OK: u8 = 1;
 const STATUS_ERROR: u8 = 2;
 
-const TOKENS: [(&[u8], &[u8]); 5] = [
+/// `_INT_ATTRS`: the token counts, then the integer request parameters
+const TOKENS: [(&[u8], &[u8]); 8] = [
     (b"tokens_in", b"gen_ai.usage.input_tokens"),
     (b"tokens_out", b"gen_ai.usage.output_tokens"),
     (b"tokens_cache_read", b"gen_ai.usage.cache_read.input_tokens"),
     (b"tokens_cache_write", b"gen_ai.usage.cache_creation.input_tokens"),
     (b"tokens_reasoning", b"gen_ai.usage.reasoning.output_tokens"),
+    (b"max_tokens", b"gen_ai.request.max_tokens"),
+    (b"seed", b"gen_ai.request.seed"),
+    (b"choice_count", b"gen_ai.request.choice.count"),
+];
+/// `_REQUEST_DOUBLE_ATTRS`
+const REQUEST_DOUBLES: [(&[u8], &[u8]); 5] = [
+    (b"temperature", b"gen_ai.request.temperature"),
+    (b"top_p", b"gen_ai.request.top_p"),
+    (b"top_k", b"gen_ai.request.top_k"),
+    (b"frequency_penalty", b"gen_ai.request.frequency_penalty"),
+    (b"presence_penalty", b"gen_ai.request.presence_penalty"),
 ];
 const DOUBLES: [&[u8]; 2] = [b"cost_usd", b"latency_ms"];
-/// `gen_ai.*` keys the mapping may write, in `seen` bit order (a passed-through attr never repeats one)
-const GENAI_KEYS: [&[u8]; 9] = [
+/// `_RENAMED`
+const RENAMED: [(&[u8], &[u8]); 2] = [(b"user_id", b"user.id"), (b"session_id", b"session.id")];
+/// OpenInference token counts from the cache and reasoning counts (`TOKENS[2..5]`)
+const OI_TOKEN_DETAILS: [&[u8]; 3] = [
+    b"llm.token_count.prompt_details.cache_read",
+    b"llm.token_count.prompt_details.cache_write",
+    b"llm.token_count.completion_details.reasoning",
+];
+/// `gen_ai.*` keys the mapping may write, in `seen` bit order (a passed-through attr never repeats one):
+/// provider, request and response model (bits 0-2), `TOKENS` (3-10), `REQUEST_DOUBLES` (11-15),
+/// finish reasons (16), stop sequences (17)
+const GENAI_KEYS: [&[u8]; 18] = [
     b"gen_ai.provider.name",
     b"gen_ai.request.model",
     b"gen_ai.response.model",
@@ -57,7 +79,16 @@ const GENAI_KEYS: [&[u8]; 9] = [
     TOKENS[2].1,
     TOKENS[3].1,
     TOKENS[4].1,
+    TOKENS[5].1,
+    TOKENS[6].1,
+    TOKENS[7].1,
+    REQUEST_DOUBLES[0].1,
+    REQUEST_DOUBLES[1].1,
+    REQUEST_DOUBLES[2].1,
+    REQUEST_DOUBLES[3].1,
+    REQUEST_DOUBLES[4].1,
     b"gen_ai.response.finish_reasons",
+    b"gen_ai.request.stop_sequences",
 ];
 const GENAI_OPERATIONS: [&[u8]; 7] =
     [b"chat", b"text_completion", b"embeddings", b"generate_content", b"execute_tool", b"invoke_agent", b"create_agent"];
@@ -76,7 +107,21 @@ const OPERATION_ALIASES: [(&[u8], &[u8]); 11] = [
 ];
 
 /// The request body and the counts, or None when the Python encoder must do this batch.
+#[cfg(test)]
 pub fn encode(data: &[u8], scope_version: &[u8]) -> Option<(Vec<u8>, Counts)> {
+    encode_with(data, scope_version, &Resource::default())
+}
+
+/// What every `Resource` carries beyond its source (`otlp_encode.Resource`): the `service.name`
+/// (None: the envelopes' `source`) and extra string attributes, in order.
+#[derive(Default)]
+pub struct Resource {
+    pub service_name: Option<Vec<u8>>,
+    pub attrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// `encode` with the resource's service name and attributes.
+pub fn encode_with(data: &[u8], scope_version: &[u8], resource: &Resource) -> Option<(Vec<u8>, Counts)> {
     // `_decode_lines`: the batch as text (invalid UTF-8 → U+FFFD), lines blank to `str.strip` dropped
     let text: Cow<[u8]> = match std::str::from_utf8(data) {
         Ok(_) => Cow::Borrowed(data),
@@ -125,7 +170,7 @@ pub fn encode(data: &[u8], scope_version: &[u8]) -> Option<(Vec<u8>, Counts)> {
         }
     }
     batch.counts.bad_lines += bad;
-    Some(batch.finish(scope_version))
+    Some(batch.finish(scope_version, resource))
 }
 
 /// True when Python's `json` might accept what the strict decoder refused.
@@ -244,7 +289,7 @@ impl Converter {
 
     /// The `ExportTraceServiceRequest`: per group a ResourceSpans with its Resource and one
     /// ScopeSpans (lengths known, so the spans are copied once).
-    fn finish(self, scope_version: &[u8]) -> (Vec<u8>, Counts) {
+    fn finish(self, scope_version: &[u8], res: &Resource) -> (Vec<u8>, Counts) {
         let mut scope = Writer::default();
         let at = scope.open(0x0a);
         scope.text(0x0a, &[b"mist"]);
@@ -256,7 +301,13 @@ impl Converter {
         for (source, spans) in &self.groups {
             let mut resource = Writer::default();
             let at = resource.open(0x0a);
-            for (k, v) in [(&b"service.name"[..], &source[..]), (b"telemetry.sdk.name", b"mist"), (b"telemetry.sdk.language", b"python")] {
+            let service: &[u8] = match &res.service_name {
+                Some(name) if !name.is_empty() => name,
+                _ => source,
+            };
+            let fixed = [(&b"service.name"[..], service), (b"telemetry.sdk.name", b"mist"), (b"telemetry.sdk.language", b"python")];
+            let extra = res.attrs.iter().filter(|(k, _)| !fixed.iter().any(|(f, _)| *f == &k[..]));
+            for (k, v) in fixed.into_iter().chain(extra.map(|(k, v)| (&k[..], &v[..]))) {
                 let kv = resource.kv(0x0a, b"", k);
                 resource.text(0x0a, &[v]);
                 resource.close_kv(kv);
@@ -494,8 +545,11 @@ impl Writer {
         rest.clear();
         let (mut model, mut provider, mut request_model, mut response_model) = (None, None, None, None);
         let (mut finish, mut error_type, mut error, mut op_name) = (None, None, None, None);
-        let mut tokens = [None; 5];
+        let (mut stop, mut input, mut output) = (None, None, None);
+        let mut tokens = [None; 8];
+        let mut req_doubles = [None; 5];
         let mut doubles = [None; 2];
+        let mut renamed = [None; 2];
         for (i, (k, v)) in attrs.iter().enumerate() {
             let slot = match &k[..] {
                 b"model" => &mut model,
@@ -505,18 +559,27 @@ impl Writer {
                 b"finish_reason" => &mut finish,
                 b"error_type" => &mut error_type,
                 b"gen_ai.operation.name" => &mut op_name,
+                b"stop_sequences" => &mut stop,
+                b"input" => &mut input,
+                b"output" => &mut output,
                 b"error" => {
                     rest.push(i);
                     &mut error
                 }
-                k => match (TOKENS.iter().position(|t| t.0 == k), DOUBLES.iter().position(|d| *d == k)) {
-                    (Some(t), _) => &mut tokens[t],
-                    (_, Some(d)) => &mut doubles[d],
-                    _ => {
+                k => {
+                    if let Some(t) = TOKENS.iter().position(|t| t.0 == k) {
+                        &mut tokens[t]
+                    } else if let Some(d) = REQUEST_DOUBLES.iter().position(|d| d.0 == k) {
+                        &mut req_doubles[d]
+                    } else if let Some(d) = DOUBLES.iter().position(|d| *d == k) {
+                        &mut doubles[d]
+                    } else if let Some(r) = RENAMED.iter().position(|r| r.0 == k) {
+                        &mut renamed[r]
+                    } else {
                         rest.push(i);
                         continue;
                     }
-                },
+                }
             };
             *slot = Some(v);
         }
@@ -549,7 +612,7 @@ impl Writer {
         self.b.push(0x41);
         self.b.extend_from_slice(&time(decode::get(p, b"end_ns")).to_le_bytes());
 
-        let mut seen = 0u16; // GENAI_KEYS written
+        let mut seen = 0u32; // GENAI_KEYS written
         if let Some(op) = op_name {
             self.attr_text(b"gen_ai.operation.name", op);
         }
@@ -564,24 +627,36 @@ impl Writer {
             }
         }
         let mut leftovers: Vec<(&[u8], &Val)> = Vec::new();
+        let mut ints = [None; 8];
         for (t, v) in tokens.iter().enumerate() {
             match v.map(|v| (v, as_int(v))) {
                 Some((_, Some(n))) => {
                     self.attr_int(TOKENS[t].1, n);
+                    ints[t] = Some(n);
                     seen |= 1 << (3 + t);
                 }
                 Some((v, None)) if !matches!(v, Val::Null) => leftovers.push((TOKENS[t].0, v)),
                 _ => {}
             }
         }
-        // a string is a list of one
-        let finish: Option<&[Val]> = match finish {
-            Some(v @ Val::Str(_)) => Some(std::slice::from_ref(v)),
-            Some(Val::Arr(items)) => Some(items),
-            _ => None,
-        };
-        if let Some(items) = finish {
-            let kv = self.kv(0x4a, b"", GENAI_KEYS[8]);
+        for (d, v) in req_doubles.iter().enumerate() {
+            match v.map(|v| (v, double_of(v))) {
+                Some((_, Some(f))) => {
+                    self.attr_double(b"", REQUEST_DOUBLES[d].1, f);
+                    seen |= 1 << (11 + d);
+                }
+                Some((v, None)) if !matches!(v, Val::Null) => leftovers.push((REQUEST_DOUBLES[d].0, v)),
+                _ => {}
+            }
+        }
+        for (bit, list) in [(16, finish), (17, stop)] {
+            // a string is a list of one
+            let items: &[Val] = match list {
+                Some(v @ Val::Str(_)) => std::slice::from_ref(v),
+                Some(Val::Arr(items)) => items,
+                _ => continue,
+            };
+            let kv = self.kv(0x4a, b"", GENAI_KEYS[bit]);
             let arr = self.open(0x2a);
             for item in items {
                 let value = self.open(0x0a);
@@ -593,19 +668,84 @@ impl Writer {
             }
             self.close(arr);
             self.close_kv(kv);
-            seen |= 1 << 8;
+            seen |= 1 << bit;
         }
         match nonempty(error_type) {
             Some(t) => self.attr_text(b"error.type", t),
             None if is_error => self.attr_text(b"error.type", b"_OTHER"),
             None => {}
         }
+        for (r, v) in renamed.iter().enumerate() {
+            match v {
+                Some(Val::Null) | None => {}
+                Some(v) => self.attr(b"", RENAMED[r].1, v)?,
+            }
+        }
         self.attr_text(b"mist.operation", operation);
+        let mut cost = None;
         for (d, v) in doubles.iter().enumerate() {
             match v.map(|v| (v, double_of(v))) {
-                Some((_, Some(f))) => self.attr_double(b"mist.", DOUBLES[d], f),
+                Some((_, Some(f))) => {
+                    self.attr_double(b"mist.", DOUBLES[d], f);
+                    if d == 0 {
+                        cost = Some(f);
+                    }
+                }
                 Some((v, None)) if !matches!(v, Val::Null) => leftovers.push((DOUBLES[d], v)),
                 _ => {}
+            }
+        }
+        // OpenInference, for backends that read it (Arize Phoenix)
+        let oi_kind: &[u8] = match op_name {
+            Some(b"embeddings") => b"EMBEDDING",
+            Some(b"execute_tool") => b"TOOL",
+            Some(b"invoke_agent" | b"create_agent") => b"AGENT",
+            _ if inference => b"LLM",
+            _ => b"CHAIN",
+        };
+        self.attr_text(b"openinference.span.kind", oi_kind);
+        if let Some(m) = model {
+            self.attr_text(b"llm.model_name", m);
+        }
+        if let Some(v) = nonempty(provider) {
+            self.attr_text(b"llm.provider", v);
+        }
+        if let Some(n) = ints[0] {
+            self.attr_int(b"llm.token_count.prompt", n);
+        }
+        if let Some(n) = ints[1] {
+            self.attr_int(b"llm.token_count.completion", n);
+        }
+        if let (Some(a), Some(b)) = (ints[0], ints[1]) {
+            if let Some(total) = a.checked_add(b) {
+                self.attr_int(b"llm.token_count.total", total);
+            }
+        }
+        for (i, key) in OI_TOKEN_DETAILS.iter().enumerate() {
+            if let Some(n) = ints[2 + i] {
+                self.attr_int(key, n);
+            }
+        }
+        if let Some(f) = cost {
+            self.attr_double(b"", b"llm.cost.total", f);
+        }
+        for (key, v) in [(&b"input"[..], input), (b"output", output)] {
+            match v {
+                None | Some(Val::Null) => {}
+                Some(Val::Str(t)) => {
+                    let kv = self.kv(0x4a, key, b".value");
+                    self.text(0x0a, &[t]);
+                    self.close_kv(kv);
+                }
+                Some(v) => {
+                    // `json.dumps(v, ensure_ascii=False, separators=(",", ":"))`
+                    let kv = self.kv(0x4a, key, b".value");
+                    self.json_text(0x0a, v, false)?;
+                    self.close_kv(kv);
+                    let kv = self.kv(0x4a, key, b".mime_type");
+                    self.text(0x0a, &[b"application/json"]);
+                    self.close_kv(kv);
+                }
             }
         }
         for (k, v) in leftovers {
