@@ -21,7 +21,9 @@ Usage blocks are the provider's raw JSON (``server.chat_usage`` etc.), so each t
 what the provider sends. ``fail_next`` scripts errors (429 with ``Retry-After``, 500, 529 …) in
 each provider's error shape; ``stream_error_after`` breaks a stream off with an in-band error event.
 ``latency_s`` delays each answer (the benchmark uses ~1 ms). Every request is recorded, so tests can
-count what reached the network. ``queue_tool_call`` scripts agent turns: the next Chat Completions or
+count what reached the network. ``POST /v1beta/models/{model}:generateContent`` and
+``:streamGenerateContent?alt=sse`` answer as Gemini does (``usageMetadata`` on every streamed chunk,
+complete on the last); ``gemini_url`` is the ``base_url`` for ``google-genai``. ``queue_tool_call`` scripts agent turns: the next Chat Completions or
 Responses answer (streamed or not) asks for a function call instead of answering with text.
 """
 from __future__ import annotations
@@ -78,6 +80,14 @@ ANTHROPIC_USAGE = {
     "service_tier": "standard",
 }
 EMBEDDING_USAGE = {"prompt_tokens": 8, "total_tokens": 8}
+# Gemini: promptTokenCount includes the cached tokens; candidatesTokenCount excludes thoughts.
+GEMINI_USAGE = {
+    "promptTokenCount": 1200,
+    "cachedContentTokenCount": 1000,
+    "candidatesTokenCount": 150,
+    "thoughtsTokenCount": 100,
+    "totalTokenCount": 1450,
+}
 
 
 class Recorded:
@@ -133,7 +143,7 @@ class LLMServer:
 
     Attributes tests may change between calls: ``text`` (the assistant's answer), ``chunk_chars``
     (characters per streamed delta), ``latency_s`` (delay before each answer), ``chat_usage``,
-    ``responses_usage``, ``anthropic_usage``, ``embedding_usage`` (raw provider usage blocks),
+    ``responses_usage``, ``anthropic_usage``, ``embedding_usage``, ``gemini_usage`` (raw provider usage blocks),
     ``finish_reason`` / ``stop_reason``, ``stream_error_after`` (send an error event after this many
     content deltas, then end the stream).
     """
@@ -147,6 +157,7 @@ class LLMServer:
         self.responses_usage: Dict[str, Any] = copy.deepcopy(RESPONSES_USAGE)
         self.anthropic_usage: Dict[str, Any] = copy.deepcopy(ANTHROPIC_USAGE)
         self.embedding_usage: Dict[str, Any] = copy.deepcopy(EMBEDDING_USAGE)
+        self.gemini_usage: Dict[str, Any] = copy.deepcopy(GEMINI_USAGE)
         self.finish_reason = "stop"
         self.stop_reason = "end_turn"
         self.stream_error_after: Optional[int] = None
@@ -190,6 +201,11 @@ class LLMServer:
     def openai_url(self) -> str:
         """``base_url`` for ``openai.OpenAI``."""
         return self.url + "/v1"
+
+    @property
+    def gemini_url(self) -> str:
+        """``base_url`` for ``google.genai.Client(http_options={"base_url": ...})``."""
+        return self.url
 
     @property
     def anthropic_url(self) -> str:
@@ -248,6 +264,7 @@ class LLMServer:
         self.responses_usage = copy.deepcopy(RESPONSES_USAGE)
         self.anthropic_usage = copy.deepcopy(ANTHROPIC_USAGE)
         self.embedding_usage = copy.deepcopy(EMBEDDING_USAGE)
+        self.gemini_usage = copy.deepcopy(GEMINI_USAGE)
         self.finish_reason = "stop"
         self.stop_reason = "end_turn"
         self.stream_error_after = None
@@ -371,6 +388,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._completions(body)
         if anthropic:
             return self._messages(body)
+        if path.startswith("/v1beta/models/") and ":" in path:
+            model, method = path[len("/v1beta/models/"):].rsplit(":", 1)
+            if method in ("generateContent", "streamGenerateContent"):
+                return self._gemini(model, method == "streamGenerateContent")
         self._json(404, {"error": {"message": f"Unknown path {path}", "type": "invalid_request_error",
                                    "param": None, "code": "unknown_url"}})
 
@@ -599,13 +620,36 @@ class _Handler(BaseHTTPRequestHandler):
         self._after_headers(events, headers)
 
 
+def _gemini_handler(self: "_Handler", model: str, stream: bool) -> None:
+    st = self.server_state
+    rid = uuid.uuid4().hex[:22]
+
+    def answer(text: str, finish: Optional[str], usage: Dict[str, Any]) -> Dict[str, Any]:
+        candidate: Dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": rid}
+
+    if not stream:
+        return self._json(200, answer(st.text, "STOP", st.gemini_usage))
+    pieces = st.pieces()
+    partial = {k: v for k, v in st.gemini_usage.items() if k in ("promptTokenCount", "cachedContentTokenCount")}
+    events = []
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1
+        events.append(_sse(None, answer(piece, "STOP" if last else None, st.gemini_usage if last else partial)))
+    self._after_headers(events)
+
+
 def serve(**kwargs: Any) -> LLMServer:
     """A started server (stop it with ``.stop()``)."""
     return LLMServer(**kwargs).start()
 
 
+_Handler._gemini = _gemini_handler  # type: ignore[attr-defined]
+
 __all__ = ["LLMServer", "Recorded", "serve", "SNAPSHOTS", "DEFAULT_TEXT", "CHAT_USAGE", "RESPONSES_USAGE",
-           "ANTHROPIC_USAGE", "EMBEDDING_USAGE"]
+           "ANTHROPIC_USAGE", "EMBEDDING_USAGE", "GEMINI_USAGE"]
 
 
 def main() -> None:

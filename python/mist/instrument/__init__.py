@@ -3,8 +3,9 @@
     client = mist.instrument(openai.OpenAI())
     client.chat.completions.create(model="gpt-4o-mini", messages=[...])   # one "chat" span
 
-Works on ``openai.OpenAI`` / ``AsyncOpenAI`` (and their Azure subclasses) and ``anthropic.Anthropic``
-/ ``AsyncAnthropic``, recognised by class name and module, without importing either SDK. The client
+Works on ``openai.OpenAI`` / ``AsyncOpenAI`` (and their Azure subclasses), ``anthropic.Anthropic``
+/ ``AsyncAnthropic`` and ``google.genai.Client`` (:mod:`.gemini`: ``generate_content`` and
+``generate_content_stream``, sync and ``client.aio``), recognised by class name and module, without importing either SDK. The client
 is patched in place (its resource objects get a traced ``create``) and returned; instrumenting it
 again changes nothing, ``client.with_options(...)`` / ``client.copy(...)`` return instrumented
 copies, and ``uninstrument(client)`` restores every patched method. Traced methods and their span
@@ -69,6 +70,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from .. import providers
 from ..core import runtime as _runtime
+from . import gemini as _gemini
 from .call import wrap_call, wrap_helper
 
 __all__ = ["instrument", "uninstrument", "is_instrumented"]
@@ -92,11 +94,15 @@ def instrument(client: Any, *, include_usage: bool = True) -> Any:
     try:
         if is_instrumented(client):
             return client
+        if _gemini.is_client(client):
+            setattr(client, _MARK, _gemini.patch(client, _ORIGINAL))
+            return client
         info = ClientInfo.detect(client, include_usage)
         if info is None:
             warnings.warn(
                 f"mist.instrument: {type(client).__module__}.{type(client).__qualname__} is not an OpenAI or "
-                "Anthropic client (openai.OpenAI, AsyncOpenAI, anthropic.Anthropic, AsyncAnthropic); "
+                "Anthropic client (openai.OpenAI, AsyncOpenAI, anthropic.Anthropic, AsyncAnthropic) nor a "
+                "google.genai.Client; "
                 "it was left untraced",
                 RuntimeWarning,
                 stacklevel=2,

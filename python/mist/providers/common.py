@@ -68,8 +68,11 @@ def text(value: Any) -> Optional[str]:
     """A non-empty string, or an SDK enum's string ``.value``; None otherwise."""
     if value is None:
         return None
-    if isinstance(value, str):
+    if type(value) is str:
         return value or None
+    if isinstance(value, str):  # a str-based enum (google-genai's FinishReason): its value, not "FinishReason.STOP"
+        inner = getattr(value, "value", None)
+        return (inner if isinstance(inner, str) else str.__str__(value)) or None
     inner = view(value).get("value")
     return inner if isinstance(inner, str) and inner else None
 
