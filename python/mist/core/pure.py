@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import os
 import random
+import sys
 import threading
 import time
 import zlib
@@ -572,10 +573,17 @@ def _function(parts: list, prelude: list) -> Any:
     return ns["w"]
 
 
+_OTEL = "opentelemetry.trace"
+_modules = sys.modules
+
+
 def _current_ids(cfg: _Config, parent_id: Any) -> Tuple[Any, Any]:
     """(trace id, parent id) of a span given no trace id: inside a span, its trace and (unless
     given) the span as parent; else a new trace."""
-    cur = cfg.context.get(None) if cfg.context is not None else None
+    ctx = cfg.context
+    cur = ctx.get(None) if ctx is not None else None
+    if _OTEL in _modules and hasattr(ctx, "outer"):  # OpenTelemetry imported: see mist.tracing.context
+        cur = ctx.outer(cur)
     if cur is None:
         return new_trace_id(), parent_id
     return cur.trace_id, cur.span_id if parent_id is None else parent_id

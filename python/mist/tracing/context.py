@@ -21,20 +21,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Parent:
-    """What the core asks for the parent of an ``emit_span`` given no ids: ``get(None)`` returns
-    the current mist span, or OpenTelemetry's when that one is innermost (an object with
-    ``trace_id`` and ``span_id``), or None."""
+    """What the core asks for the parent of an ``emit_span`` given no ids: ``get(None)`` is the
+    current mist span (the ``ContextVar``'s own ``get``: nothing added on the hot path); only when
+    ``opentelemetry.trace`` is in ``sys.modules`` does the core also call ``outer(cur)``, which
+    returns OpenTelemetry's current span instead (an object with ``trace_id`` and ``span_id``)
+    when that one is innermost."""
 
-    __slots__ = ()
+    def __init__(self) -> None:
+        self.get = _current.get
 
     @staticmethod
-    def get(default: Any = None, _get: Any = _current.get) -> Any:
-        cur = _get()
-        if _OTEL in _modules:
-            p = _otel.outer_parent()
-            if p is not None:
-                return _otel.Ids(*p)
-        return cur
+    def outer(cur: Any) -> Any:
+        p = _otel.outer_parent()
+        return cur if p is None else _otel.Ids(*p)
 
 
 runtime.use_context(_Parent())  # the core reads the current parent's ids for emit_span

@@ -145,6 +145,24 @@ fn emit_impl<'py>(
     Ok(ret)
 }
 
+/// Whether `opentelemetry.trace` is in `sys.modules` (one dictionary lookup; nothing imported).
+fn otel_loaded(py: Python<'_>) -> bool {
+    let key = intern!(py, "opentelemetry.trace");
+    // SAFETY: called with the GIL held (`py`); PyImport_GetModuleDict returns a borrowed reference
+    // to the interpreter's `sys.modules`, never freed while the interpreter runs.
+    unsafe {
+        let modules = pyo3::ffi::PyImport_GetModuleDict();
+        if modules.is_null() {
+            return false;
+        }
+        let found = pyo3::ffi::PyDict_Contains(modules, key.as_ptr());
+        if found < 0 {
+            pyo3::ffi::PyErr_Clear();
+        }
+        found == 1
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn emit_inner<'py>(
     py: Python<'py>,
@@ -164,7 +182,15 @@ fn emit_inner<'py>(
     let mut parent_id = parent_id.filter(|v| !v.is_none());
     if trace_id.is_none() {
         if let Some(cv) = &cfg.context {
-            let cur = cv.bind(py).call_method1(intern!(py, "get"), (py.None(),))?;
+            let cv = cv.bind(py);
+            let mut cur = cv.call_method1(intern!(py, "get"), (py.None(),))?;
+            if otel_loaded(py) {
+                // OpenTelemetry is imported: its current span, when innermost, is the parent
+                // (the context's `outer`: mist.tracing.context; absent on a bare ContextVar)
+                if let Ok(outer) = cv.getattr(intern!(py, "outer")) {
+                    cur = outer.call1((cur,))?;
+                }
+            }
             if !cur.is_none() {
                 trace_id = Some(cur.getattr(intern!(py, "trace_id"))?);
                 if parent_id.is_none() {
