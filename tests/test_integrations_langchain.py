@@ -100,7 +100,7 @@ def test_agent_run_is_a_tree_of_steps_tools_and_priced_llm_calls(srv, traced, tm
         assert a["step"] == i
     assert chats[0]["attrs"]["finish_reason"] == "tool_calls" and chats[1]["attrs"]["finish_reason"] == "stop"
     (tool_span,) = find(spans, "tool.multiply")
-    assert tool_span["attrs"]["tool_name"] == "multiply" and tool_span["status"] == "ok"
+    assert tool_span["attrs"]["tool"] == "multiply" and tool_span["status"] == "ok"
     (retrieve,) = find(spans, "retrieve.Notes")
     assert retrieve["attrs"]["documents"] == 2
     assert root.spent_usd == pytest.approx(2 * CHAT_COST)

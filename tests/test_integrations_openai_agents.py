@@ -110,7 +110,7 @@ def test_agent_run_is_a_tree_of_agents_handoff_tools_and_priced_llm_calls(srv, t
     assert triage["span_id"] in ancestors(spans, handoff)
     assert (handoff["attrs"]["from_agent"], handoff["attrs"]["to_agent"]) == ("triage", "math")
     (tool_span,) = find(spans, "tool.multiply")
-    assert math["span_id"] in ancestors(spans, tool_span) and tool_span["attrs"]["tool_name"] == "multiply"
+    assert math["span_id"] in ancestors(spans, tool_span) and tool_span["attrs"]["tool"] == "multiply"
     under_math = sorted((s for s in spans if math["span_id"] in ancestors(spans, s) and s["operation"] != "turn"),
                         key=lambda s: s["start_ns"])
     assert [s["operation"] for s in under_math] == [llm_op, "tool.multiply", llm_op]

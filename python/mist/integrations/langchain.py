@@ -14,7 +14,7 @@ chat model        ``chat``                    ``model`` (the answer's, e.g. a da
                                               ``provider``, ``tokens_*``, ``cost_usd``,
                                               ``finish_reason``, ``step``, ``ttft_ms`` (streamed)
 LLM (completion)  ``text_completion``         as for chat
-tool              ``tool.<name>``             ``kind: "tool"``, ``tool_name``
+tool              ``tool.<name>``             ``kind: "tool"``, ``tool``
 retriever         ``retrieve.<name>``         ``kind: "retriever"``, ``documents`` (count)
 ================  ==========================  ===============================================
 
@@ -186,7 +186,7 @@ class MistCallbackHandler(BaseCallbackHandler):
                       **kwargs: Any) -> None:
         try:
             name = _name(serialized, kwargs, "tool")
-            attrs: Dict[str, Any] = {"kind": "tool", "tool_name": name}
+            attrs: Dict[str, Any] = {"kind": "tool", "tool": name}
             call_id = kwargs.get("tool_call_id")
             if isinstance(call_id, str) and call_id:
                 attrs["tool_call_id"] = call_id

@@ -18,7 +18,7 @@ response           ``responses``          Responses API call: ``model`` (the ans
                                           ``response_id``
 generation         ``chat``               Chat Completions (or other model) call: ``model``,
                                           ``tokens_*``, ``cost_usd``, ``step``
-function           ``tool.<name>``        ``kind: "tool"``, ``tool_name`` (``mcp_server`` for MCP)
+function           ``tool.<name>``        ``kind: "tool"``, ``tool`` (``mcp_server`` for MCP)
 handoff            ``handoff``            ``from_agent``, ``to_agent``
 guardrail          ``guardrail.<name>``   ``triggered``
 turn               ``turn``               ``turn`` (the agent loop's turn number), ``agent``
@@ -30,8 +30,7 @@ The SDK's ``task`` span (one ``Runner`` run) is left out: the trace's span stand
 An SDK span with an error gets ``status: "error"`` and ``error`` (its message). With content capture
 on (``configure(capture_content=True)``) model inputs/outputs and tool arguments/results are
 recorded, redacted. Costs of LLM steps are added to the enclosing ``mist.trace``'s spend; the SDK
-swallows exceptions raised by processors, so a budget cannot stop an Agents SDK run from here (wrap
-its model client with :func:`mist.instrument` for that).
+swallows exceptions raised by processors, so a budget cannot stop an Agents SDK run from here.
 """
 from __future__ import annotations
 
@@ -171,7 +170,7 @@ def _start_attrs(kind: Any, data: Any) -> "tuple[str, Dict[str, Any]]":
         return "chat", attrs
     if kind == "function":
         name = _text(getattr(data, "name", None)) or "function"
-        attrs.update(kind="tool", tool_name=name)
+        attrs.update(kind="tool", tool=name)
         return "tool." + name, attrs
     if kind == "handoff":
         attrs["kind"] = "handoff"
