@@ -21,6 +21,7 @@ from ..core import runtime as _runtime
 from ..errors import BudgetExceeded
 from ..providers import from_response
 from ..tracing.span import Span
+from ..providers.common import plain as _plain
 from .call import redactor
 
 OPERATION = "generate_content"
@@ -230,23 +231,6 @@ async def _astream(span: Span, stream: Any) -> Any:
         raise
     chunks.done()
 
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if depth > 8:
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v, depth + 1) for k, v in list(value.items())[:100]}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value[:100]]
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
-            return _plain(dump(exclude_none=True), depth + 1)
-        except Exception:
-            pass
-    return str(value)
 
 
 __all__ = ["is_client", "patch", "BudgetExceeded"]

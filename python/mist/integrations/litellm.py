@@ -23,6 +23,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from ._common import SpanTable, disabled, end_span, open_span, put_content, read_usage, set_usage
 from ..costs import pricing as _pricing
 from ..tracing.span import _current
+from ..providers.common import plain as _plain
 
 __all__ = ["MistLogger"]
 
@@ -133,20 +134,3 @@ def _output(response: Any) -> Any:
     except Exception:
         return None
 
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if depth > 8:
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v, depth + 1) for k, v in list(value.items())[:100]}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value[:100]]
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
-            return _plain(dump(exclude_none=True), depth + 1)
-        except Exception:
-            pass
-    return str(value)

@@ -40,6 +40,7 @@ from agents.tracing import TracingProcessor
 
 from ._common import SpanTable, disabled, end_span, llm_step, open_span, put_content, read_usage, set_usage
 from ..tracing.span import Span
+from ..providers.common import plain as _plain
 
 __all__ = ["MistTracingProcessor"]
 
@@ -247,21 +248,3 @@ def _end_attrs(ours: Span, data: Any) -> None:
     elif kind == "custom":
         put_content(ours, "output", _plain(getattr(data, "data", None)))
 
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """SDK values (pydantic models, dicts, lists) as JSON-able data for capture."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if depth > 8:
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v, depth + 1) for k, v in list(value.items())[:100]}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value[:100]]
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
-            return _plain(dump(exclude_none=True), depth + 1)
-        except Exception:
-            pass
-    return str(value)

@@ -128,3 +128,23 @@ class StreamAccumulator:
     def text_chars(self) -> int:
         """Characters of output text streamed (kept and cut)."""
         return sum(map(len, self._parts)) + self._dropped
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """SDK values (pydantic models, dicts, lists) as JSON-able data for content capture: at most
+    100 items a level, 8 levels deep, anything else as its ``str``."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if depth > 8:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in list(value.items())[:100]}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value[:100]]
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return plain(dump(exclude_none=True), depth + 1)
+        except Exception:
+            pass
+    return str(value)
