@@ -69,3 +69,20 @@ def run_python(code: str, env=None, timeout=120, cwd=None):
 def read_jsonl(path):
     with open(path, "rb") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+# --- the loopback LLM server (tests/llm_server.py), one per test module ------------------------
+
+@pytest.fixture(scope="module")
+def _server():
+    from llm_server import LLMServer
+
+    with LLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def srv(_server):
+    """The module's loopback OpenAI/Anthropic/Gemini server, reset for each test."""
+    _server.reset()
+    yield _server

@@ -22,7 +22,6 @@ anthropic = pytest.importorskip("anthropic")
 import mist  # noqa: E402
 import mist.testing  # noqa: E402
 from conftest import ROOT, run_python  # noqa: E402
-from llm_server import LLMServer  # noqa: E402
 from mist.instrument import call as call_module, instrument, is_instrumented, uninstrument  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "What is 6 times 7?"}]
@@ -37,18 +36,6 @@ RESPONSES_COST = ((1500 - 1024) * 1.10 + 1024 * 0.275 + 420 * 4.40) / 1e6  # 0.0
 MESSAGES_COST = (100 * 1.00 + 1800 * 0.10 + 248 * 1.25 + 503 * 5.00) / 1e6  # 0.003105
 # text-embedding-3-small: input 0.02.
 EMBEDDING_COST = 8 * 0.02 / 1e6
-
-
-@pytest.fixture(scope="module")
-def _server():
-    with LLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def srv(_server):
-    _server.reset()
-    yield _server
 
 
 @pytest.fixture(scope="module")

@@ -10,23 +10,10 @@ import pytest
 genai = pytest.importorskip("google.genai", reason="google-genai is not installed (pip install -e '.[peers]')")
 
 import mist  # noqa: E402
-from llm_server import LLMServer  # noqa: E402
 from mist.instrument import is_instrumented, uninstrument  # noqa: E402
 
 # gemini-2.5-flash: input 0.30, cached input 0.03, output (thoughts included) 2.50 USD per million
 COST = ((1200 - 1000) * 0.30 + 1000 * 0.03 + (150 + 100) * 2.50) / 1e6
-
-
-@pytest.fixture(scope="module")
-def _server():
-    with LLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def srv(_server):
-    _server.reset()
-    yield _server
 
 
 def client(srv):

@@ -18,23 +18,11 @@ from langchain_openai import ChatOpenAI  # noqa: E402
 
 import mist  # noqa: E402
 from integration_helpers import children, find, replay  # noqa: E402
-from llm_server import CHAT_USAGE, LLMServer  # noqa: E402
+from llm_server import CHAT_USAGE  # noqa: E402
 from mist.integrations.langchain import MistCallbackHandler  # noqa: E402
 
 # gpt-4o-mini: input 0.15, cached input 0.075, output 0.60 USD per million tokens
 CHAT_COST = ((2006 - 1920) * 0.15 + 1920 * 0.075 + 300 * 0.60) / 1e6
-
-
-@pytest.fixture(scope="module")
-def _server():
-    with LLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def srv(_server):
-    _server.reset()
-    yield _server
 
 
 def chat_model(srv, **kw):

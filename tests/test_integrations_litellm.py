@@ -12,23 +12,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the
 litellm = pytest.importorskip("litellm", reason="litellm is not installed (pip install litellm)")
 
 import mist  # noqa: E402
-from llm_server import LLMServer  # noqa: E402
 from mist.integrations.litellm import MistLogger  # noqa: E402
 
 CHAT_COST = ((2006 - 1920) * 0.15 + 1920 * 0.075 + 300 * 0.60) / 1e6
 PROMPT = [{"role": "user", "content": "What is 6 times 7?"}]
-
-
-@pytest.fixture(scope="module")
-def _server():
-    with LLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def srv(_server):
-    _server.reset()
-    yield _server
 
 
 @pytest.fixture(scope="module", autouse=True)

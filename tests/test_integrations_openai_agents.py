@@ -17,24 +17,11 @@ from agents import (  # noqa: E402
 
 import mist  # noqa: E402
 from integration_helpers import children, find, replay  # noqa: E402
-from llm_server import LLMServer  # noqa: E402
 from mist.integrations.openai_agents import MistTracingProcessor  # noqa: E402
 
 # gpt-4o-mini: input 0.15, cached input 0.075, output 0.60 USD per million tokens
 CHAT_COST = ((2006 - 1920) * 0.15 + 1920 * 0.075 + 300 * 0.60) / 1e6
 RESPONSES_COST = ((1500 - 1024) * 0.15 + 1024 * 0.075 + 420 * 0.60) / 1e6
-
-
-@pytest.fixture(scope="module")
-def _server():
-    with LLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def srv(_server):
-    _server.reset()
-    yield _server
 
 
 @pytest.fixture(scope="module", autouse=True)

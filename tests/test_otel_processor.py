@@ -15,7 +15,6 @@ import mist
 from conftest import ROOT, read_jsonl, run_python
 
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed")
-from llm_server import LLMServer  # noqa: E402
 
 import mist.otel  # noqa: E402
 from mist.core import hooks  # noqa: E402
@@ -50,18 +49,6 @@ def _import_pydantic_ai():
     except Exception as exc:
         pytest.skip(f"pydantic-ai-slim[openai] cannot be imported: {exc!r}")
     return Agent, InstrumentationSettings, OpenAIProvider, Model
-
-
-@pytest.fixture(scope="module")
-def _server():
-    with LLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def srv(_server):
-    _server.reset()
-    yield _server
 
 
 @pytest.fixture
