@@ -312,14 +312,16 @@ class Receiver:
 # OTLP
 
 
-def otlp_json_to_proto(doc: Dict[str, Any]) -> Any:
-    """Parse an OTLP/JSON ``ExportTraceServiceRequest`` per the spec into the protobuf message.
+def otlp_json_to_proto(doc: Dict[str, Any], logs: bool = False) -> Any:
+    """Parse an OTLP/JSON ``ExportTraceServiceRequest`` (``ExportLogsServiceRequest`` with
+    ``logs``) per the spec into the protobuf message.
 
     OTLP/JSON differs from proto3's canonical JSON in one way: trace and span ids are hex, not
     base64. Everything else (lowerCamelCase names, int64 as strings, integer enums) is what
     ``json_format`` accepts; unknown fields are errors.
     """
     from google.protobuf import json_format
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
     def fix(obj: Any) -> Any:
@@ -335,58 +337,88 @@ def otlp_json_to_proto(doc: Dict[str, Any]) -> Any:
             return [fix(v) for v in obj]
         return obj
 
-    msg = trace_service_pb2.ExportTraceServiceRequest()
+    msg = (logs_service_pb2.ExportLogsServiceRequest() if logs
+           else trace_service_pb2.ExportTraceServiceRequest())
     json_format.Parse(json.dumps(fix(doc)), msg, ignore_unknown_fields=False)
     return msg
 
 
 class OTLPReceiver(Receiver):
-    """Decodes OTLP/HTTP trace exports (protobuf or JSON); ``decoded`` is the request message."""
+    """Decodes OTLP/HTTP trace exports and, at ``/v1/logs``, log exports (protobuf or JSON), as a
+    collector with both pipelines does; ``decoded`` is the request message.  ``logs_status``:
+    answer log exports with this status instead (a traces-only backend: 404, Phoenix: 405)."""
 
-    def __init__(self, *args: Any, rejected: int = 0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, rejected: int = 0, logs_status: int = 200, **kwargs: Any) -> None:
         self.rejected = rejected
+        self.logs_status = logs_status
         super().__init__(*args, **kwargs)
 
+    @staticmethod
+    def is_logs(req: Request) -> bool:
+        return req.path.endswith("/v1/logs")
+
     def count_items(self, req: Request) -> int:
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+        logs = self.is_logs(req)
+        if logs and self.logs_status != 200:
+            req.decoded = None
+            return 0
         ctype = req.headers.get("content-type", "")
         if ctype == "application/x-protobuf":
-            msg = trace_service_pb2.ExportTraceServiceRequest()
+            msg = (logs_service_pb2.ExportLogsServiceRequest() if logs
+                   else trace_service_pb2.ExportTraceServiceRequest())
             msg.ParseFromString(req.body)
         elif ctype == "application/json":
-            msg = otlp_json_to_proto(json.loads(req.body))
+            msg = otlp_json_to_proto(json.loads(req.body), logs=logs)
         else:
             raise AssertionError(f"unexpected content type {ctype!r}")
         req.decoded = msg
+        if logs:
+            return sum(len(sl.log_records) for rl in msg.resource_logs for sl in rl.scope_logs)
         return sum(len(ss.spans) for rs in msg.resource_spans for ss in rs.scope_spans)
 
     def response(self, req: Request) -> "tuple[int, str, bytes]":
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-        resp = trace_service_pb2.ExportTraceServiceResponse()
+        logs = self.is_logs(req)
+        if logs and self.logs_status != 200:
+            return self.logs_status, "text/plain", b"Method Not Allowed"
+        resp: Any = logs_service_pb2.ExportLogsServiceResponse() if logs else trace_service_pb2.ExportTraceServiceResponse()
         if self.rejected:
-            resp.partial_success.rejected_spans = self.rejected
-            resp.partial_success.error_message = "some spans rejected"
+            if logs:
+                resp.partial_success.rejected_log_records = self.rejected
+            else:
+                resp.partial_success.rejected_spans = self.rejected
+            resp.partial_success.error_message = "some rejected"
         if req.headers.get("content-type") == "application/json":
             body = b"{}"
             if self.rejected:
-                body = json.dumps({"partialSuccess": {"rejectedSpans": str(self.rejected),
-                                                      "errorMessage": "some spans rejected"}}).encode()
+                key = "rejectedLogRecords" if logs else "rejectedSpans"
+                body = json.dumps({"partialSuccess": {key: str(self.rejected),
+                                                      "errorMessage": "some rejected"}}).encode()
             return 200, "application/json", body
         return 200, "application/x-protobuf", resp.SerializeToString()
 
     def spans(self) -> List[Any]:
         """``(service_name, span)`` pairs for every accepted span, in order."""
+        return self._items(logs=False)
+
+    def log_records(self) -> List[Any]:
+        """``(service_name, log_record)`` pairs for every accepted log record, in order."""
+        return self._items(logs=True)
+
+    def _items(self, logs: bool) -> List[Any]:
         out = []
         with self._lock:
-            reqs = list(self.requests)
+            reqs = [r for r in self.requests if self.is_logs(r) == logs and r.decoded is not None]
         for req in reqs:
-            for rs in req.decoded.resource_spans:
-                service = {kv.key: kv.value.string_value for kv in rs.resource.attributes}.get("service.name")
-                for ss in rs.scope_spans:
-                    for span in ss.spans:
-                        out.append((service, span))
+            for res in (req.decoded.resource_logs if logs else req.decoded.resource_spans):
+                service = {kv.key: kv.value.string_value for kv in res.resource.attributes}.get("service.name")
+                for scope in (res.scope_logs if logs else res.scope_spans):
+                    out.extend((service, item) for item in (scope.log_records if logs else scope.spans))
         return out
 
 

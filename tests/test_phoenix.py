@@ -113,8 +113,14 @@ def test_an_agent_run_reads_back_from_phoenix(phoenix, monkeypatch):
                     s.usage(tokens_in=1000 + step, tokens_out=200)
             with mist.span("tool.search", query="weather"):
                 pass
+        # a late score: Phoenix takes no OTLP logs (405 at /v1/logs); the sink learns it, counts
+        # the score as skipped, and the export stays clean (flush true, nothing dropped)
+        mist.score("faithfulness", 0.8, span=root)
         assert mist.flush(15)
         stats = mist.stats()
+        [sink] = stats["sinks"].values()
+        assert sink["otlp_logs_unsupported"] == 405 and sink["otlp_skipped.eval.result"] == 1
+        assert stats["dropped"] == {}
     finally:
         mist.configure("null://")
     trace_id = root.trace_id

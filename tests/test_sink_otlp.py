@@ -210,7 +210,8 @@ def test_spans_map_to_genai_conventions(receiver, encoding):
 
     stats = sink.stats()
     assert stats["otlp_spans"] == 4 and stats["sent_envelopes"] == 8
-    assert stats["otlp_skipped.trace.alert"] == 1 and stats["otlp_skipped.eval.result"] == 1
+    assert stats["otlp_log_records"] == 2 and not [k for k in stats if k.startswith("otlp_skipped.")]
+    assert [r.path for r in receiver.requests] == ["/v1/traces", "/v1/logs"]
     assert stats["otlp_invalid_spans"] == 1 and stats["otlp_bad_lines"] == 1
 
 
@@ -275,7 +276,9 @@ def test_every_mist_go_span_arrives_with_ids_times_and_status(receiver):
     stats = sink.stats()
     assert stats["otlp_spans"] == len(expected)
     skipped = sum(v for k, v in stats.items() if k.startswith("otlp_skipped."))
-    assert skipped == len(lines) - len(expected)
+    events = [e for e in lines if e["type"] in ("trace.alert", "eval.result")]
+    assert stats.get("otlp_log_records", 0) == len(events) == len(receiver.log_records())
+    assert skipped == len(lines) - len(expected) - len(events)
 
 
 def test_gzip_and_headers_from_otel_env_but_never_mist_headers(receiver):
@@ -368,10 +371,14 @@ def test_partial_success_is_counted(encoding):
         assert sink.stats()["otlp_rejected_spans"] == 2
 
 
-def test_batches_of_only_alerts_send_nothing(receiver):
+def test_batches_of_only_alerts_send_no_traces_request(receiver):
     alert = envelope(1, "a", {"level": "warning", "metric": "m", "value": 1, "threshold": 0, "message": "x"},
                      "trace.alert")
     sink = send(receiver, alert + b"\n")
+    assert [r.path for r in receiver.requests] == ["/v1/logs"]
+    assert sink.stats()["otlp_log_records"] == 1
+    receiver.requests.clear()
+    sink = send(receiver, alert + b"\n", "logs=none")
     assert receiver.requests == []
     assert sink.stats()["otlp_skipped.trace.alert"] == 1
 

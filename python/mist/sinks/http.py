@@ -294,7 +294,7 @@ def reject_unknown(options: Dict[str, str], url: str, accepted: Tuple[str, ...])
 class _Unit:
     """A batch being delivered: its remaining request bodies (raw JSONL chunks), in order."""
 
-    __slots__ = ("chunks", "seq", "entry", "body", "body_items", "key", "attempts", "fails_500",
+    __slots__ = ("chunks", "seq", "entry", "body", "body_items", "path", "key", "attempts", "fails_500",
                  "first_failure", "done", "partial")
 
     def __init__(self, chunks: Deque[bytes], seq: int, entry: Optional[SpoolEntry]) -> None:
@@ -303,6 +303,7 @@ class _Unit:
         self.entry = entry  # the spool file backing this batch, if any
         self.body: Optional[bytes] = None  # encoded body of chunks[0], reused across retries
         self.body_items = 0
+        self.path = ""  # request path of that body
         self.key = ""
         self.attempts = 0
         self.fails_500 = 0
@@ -432,7 +433,11 @@ class PostingSink(Sink):
         """``(request body, items it carries)`` for one chunk, or None when nothing is to be sent."""
         return self._compress(chunk), _count_lines(chunk)
 
-    def _on_success(self, response_body: bytes, items: int) -> None:
+    def _path(self, chunk: bytes) -> str:
+        """The request path for one chunk (the OTLP sink sends alerts and scores to ``/v1/logs``)."""
+        return self._endpoint.path
+
+    def _on_success(self, response_body: bytes, items: int, path: str) -> None:
         """Look at a 2xx response body (OTLP partial success); ``items`` is what the body carried."""
 
     def _extra_stats(self) -> Dict[str, int]:
@@ -774,12 +779,13 @@ class PostingSink(Sink):
                     unit.chunks.popleft()
                     continue
                 unit.body, unit.body_items = encoded
+                unit.path = self._path(unit.chunks[0])
                 unit.key = os.urandom(16).hex()
                 unit.attempts = unit.fails_500 = 0
             if self._past_stop():
                 return False  # closing: the remainder goes to the spool
             self._maybe_relieve_pressure(unit)
-            outcome = self._post(unit.body, unit.key)
+            outcome = self._post(unit.body, unit.key, unit.path)
             if outcome.kind == RETRY_STATUS_500:
                 unit.fails_500 += 1
                 kind = policy.classify(500, unit.fails_500)
@@ -797,16 +803,17 @@ class PostingSink(Sink):
                         self._inc_locked("unspooled_envelopes", lines)
                     recovered = self._outage
                     self._outage = False
-                self._on_success(outcome.body, unit.body_items)
+                self._on_success(outcome.body, unit.body_items, unit.path)
                 unit.body = None
                 unit.first_failure = None
                 if recovered and self._spool is not None:
                     self._adopt()  # the endpoint is back: pick up what dead processes left
                 continue
-            if kind == DROP:
+            if kind in (DROP, SKIP):  # SKIP: refused for a reason the subclass counted itself
                 chunk = unit.chunks.popleft()
                 unit.partial = True
-                self._drop(outcome.reason or f"http_{outcome.status}", _count_lines(chunk))
+                if kind == DROP:
+                    self._drop(outcome.reason or f"http_{outcome.status}", _count_lines(chunk))
                 unit.body = None
                 unit.first_failure = None
                 continue
@@ -1008,7 +1015,7 @@ class PostingSink(Sink):
         self._count("connections")
         return conn
 
-    def _post(self, body: bytes, key: str) -> _Outcome:
+    def _post(self, body: bytes, key: str, path: str) -> _Outcome:
         headers = dict(self._headers)
         headers["Idempotency-Key"] = key
         for fresh in (False, True):
@@ -1027,7 +1034,7 @@ class PostingSink(Sink):
                 conn.sock.settimeout(read_timeout)
                 # a memoryview makes http.client send the body with its own sendall (GIL released)
                 # instead of first copying it after the headers while holding the GIL
-                conn.request("POST", self._endpoint.path, memoryview(body), headers)
+                conn.request("POST", path, memoryview(body), headers)
                 resp = conn.getresponse()
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 self._drop_conn()
@@ -1069,6 +1076,7 @@ class PostingSink(Sink):
 
 
 RETRY_TRANSIENT = "retry"
+SKIP = "skip"
 RETRY_STATUS_500 = "retry500"
 _FAILED = object()
 _STALE_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,

@@ -12,8 +12,19 @@ URLs::
     otlp://                            the endpoint from the environment (below), else localhost:4318
 
 Without a path the request goes to ``/v1/traces``; a path is used as given. Options: everything
-the HTTP sink accepts except ``batch``, plus ``encoding=protobuf|json`` (default protobuf) and
-``compression=gzip|none`` (same as ``gzip=1|0``).
+the HTTP sink accepts except ``batch``, plus ``encoding=protobuf|json`` (default protobuf),
+``compression=gzip|none`` (same as ``gzip=1|0``) and ``logs=PATH|none`` (below).
+
+Alerts and late scores: ``trace.alert`` and ``eval.result`` lines become OTLP log records (the
+GenAI conventions' ``gen_ai.evaluation.result`` event, parented to the evaluated span, and a
+``mist.alert`` event; the mapping is in ``mist.sinks.otlp_logs``) POSTed to the same collector's
+logs endpoint: ``/v1/logs`` in place of a trailing ``/v1/traces``, the path of
+``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`` when it names the same collector, or ``?logs=PATH``.
+``?logs=none``, a traces path that does not end in ``/v1/traces``, or a logs endpoint on another
+host turn this off (the lines are then counted in ``otlp_skipped.<type>``).  A collector that
+answers the logs endpoint with 404, 405, 415 or 501 takes no logs (Arize Phoenix answers 405): the
+sink stops sending them for its lifetime (``otlp_logs_unsupported``, ``last_error`` says why), and
+spans are not affected.
 
 Resource: ``service.name`` is ``OTEL_SERVICE_NAME``, else the ``service.name`` of
 ``OTEL_RESOURCE_ATTRIBUTES``, else the envelopes' ``source`` (one ``ResourceSpans`` per source);
@@ -42,13 +53,15 @@ import threading
 import urllib.parse
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from mist.sinks import otlp_encode
+from mist.sinks import otlp_encode, otlp_logs
 from mist import config
 from mist.errors import ConfigError
 from mist.sinks.http import (
     TRANSPORT_OPTIONS,
     Endpoint,
+    SKIP,
     PostingSink,
+    _Outcome,
     _redact,
     parse_headers,
     reject_unknown,
@@ -58,6 +71,47 @@ from mist.sinks.http import (
 
 DEFAULT_PORT = 4318
 TRACES_PATH = config.OTLP_TRACES_PATH
+LOGS_PATH = "/v1/logs"
+#: statuses of a collector (or a traces-only backend) that has no OTLP logs endpoint
+_NO_LOGS = (404, 405, 415, 501)
+
+
+class _EventChunk(bytes):
+    """A request chunk of alert and score lines (sent to the logs endpoint)."""
+
+
+def default_logs_path(traces_path: str) -> Optional[str]:
+    """``…/v1/logs`` for a traces path ending in ``/v1/traces``; None for any other path."""
+    if traces_path.rstrip("/").endswith(TRACES_PATH):
+        return traces_path.rstrip("/")[: -len(TRACES_PATH)] + LOGS_PATH
+    return None
+
+
+def _logs_path(endpoint: str, option: Optional[str], env: Mapping[str, str]) -> Optional[str]:
+    if option is not None:
+        value = option.strip()
+        if value.lower() in ("none", "off", "0", ""):
+            return None
+        if not value.startswith("/"):
+            raise ConfigError(f"option ?logs={option!r}: expected a path starting with '/' or 'none'")
+        return value
+    traces = urllib.parse.urlsplit(endpoint)
+    logs_url = env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "").strip()
+    if logs_url:
+        try:
+            logs = urllib.parse.urlsplit(logs_url)
+            same = (logs.scheme, logs.hostname, logs.port) == (traces.scheme, traces.hostname, traces.port)
+        except ValueError:
+            same = False
+        if same:
+            return logs.path or LOGS_PATH
+        import warnings
+
+        warnings.warn(f"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT names another collector than the traces endpoint; "
+                      f"mist sends alerts and scores only to the traces collector (set ?logs=PATH), so they "
+                      f"are not exported", RuntimeWarning, stacklevel=3)
+        return None
+    return default_logs_path(traces.path)
 
 
 class OTLPSink(PostingSink):
@@ -67,8 +121,14 @@ class OTLPSink(PostingSink):
     retry_500_default = 1  # OTLP/HTTP: only 429, 502, 503, 504 are retryable
 
     def __init__(self, endpoint: str, *, encoding: str = "protobuf",
-                 resource: Optional[otlp_encode.Resource] = None, **kwargs: Any) -> None:
+                 resource: Optional[otlp_encode.Resource] = None, logs_path: Optional[str] = "auto",
+                 **kwargs: Any) -> None:
         self._resource = resource
+        if logs_path == "auto":
+            logs_path = default_logs_path(urllib.parse.urlsplit(endpoint).path)
+        self._logs_path = logs_path
+        self._logs_unsupported = 0  # the status with which the collector refused logs
+        self._events_in_flight: Dict[str, int] = {}
         if encoding not in ("protobuf", "json"):
             raise ConfigError(f"option ?encoding={encoding!r}: expected 'protobuf' or 'json'")
         self._json = encoding == "json"
@@ -123,6 +183,7 @@ class OTLPSink(PostingSink):
             encoding = "protobuf" if encoding == "proto" else encoding
         if "batch" in options:
             raise ConfigError("option ?batch= is not supported by otlp:// sinks (OTLP requests carry many spans)")
+        logs_path = _logs_path(endpoint, options.pop("logs", None), env)
 
         compression = config.otlp_var(env, "COMPRESSION")
         gzip = False
@@ -146,11 +207,11 @@ class OTLPSink(PostingSink):
                 raise ConfigError(f"OTEL_EXPORTER_OTLP_TIMEOUT={timeout_ms!r}: expected milliseconds > 0")
             kw["connect_timeout"] = kw["read_timeout"] = seconds
         kw.update(transport_kwargs(options, env))
-        reject_unknown(options, url, TRANSPORT_OPTIONS + ("encoding", "compression"))
+        reject_unknown(options, url, TRANSPORT_OPTIONS + ("encoding", "compression", "logs"))
 
         hdrs: Dict[str, str] = {}
-        for var, value in config.otlp_headers(env):
-            hdrs.update(parse_headers(value, var))
+        for var, raw in config.otlp_headers(env):
+            hdrs.update(parse_headers(raw, var))
         hdrs.update(headers or {})
         display = Endpoint(endpoint).display(query.partition("#")[0])
         try:
@@ -163,11 +224,40 @@ class OTLPSink(PostingSink):
             service_name, resource_attrs = env.get("OTEL_SERVICE_NAME", "").strip() or None, []
         resource = otlp_encode.Resource(service_name, resource_attrs) if service_name or resource_attrs else None
         return cls(endpoint, encoding=encoding, headers=hdrs, display_url=display, environ=env,
-                   resource=resource, **kw)
+                   resource=resource, logs_path=logs_path, **kw)
 
     # -- PostingSink hooks ----------------------------------------------------------------------
+    def _split(self, data: bytes) -> List[bytes]:
+        """Request-sized chunks, with the alert and score lines of each in a chunk of their own
+        (after its spans: the spans an event names are exported first)."""
+        chunks = super()._split(data)
+        if self._logs_path is None or self._logs_unsupported:
+            return chunks
+        out: List[bytes] = []
+        for chunk in chunks:
+            if b'"trace.alert"' not in chunk and b'"eval.result"' not in chunk:
+                out.append(chunk)
+                continue
+            spans: List[bytes] = []
+            events: List[bytes] = []
+            for line in chunk.split(b"\n"):
+                if line.strip():
+                    (events if otlp_logs.is_event_line(line) else spans).append(line + b"\n")
+            if spans:
+                out.append(b"".join(spans))
+            if events:
+                out.append(_EventChunk(b"".join(events)))
+        return out
+
+    def _path(self, chunk: bytes) -> str:
+        if isinstance(chunk, _EventChunk) and self._logs_path is not None:
+            return self._logs_path
+        return super()._path(chunk)
+
     def _encode(self, chunk: bytes) -> Optional[Tuple[bytes, int]]:
         version = getattr(sys.modules.get("mist"), "__version__", "") or ""
+        if isinstance(chunk, _EventChunk):
+            return self._encode_events(chunk, version)
         if self._json:
             groups, counts = otlp_encode.convert(chunk)
             body = otlp_encode.encode_json(groups, version, self._resource) if groups else b""
@@ -186,17 +276,62 @@ class OTLPSink(PostingSink):
             return None
         return self._compress(body), counts.spans
 
-    def _on_success(self, response_body: bytes, items: int) -> None:
-        rejected, _message = otlp_encode.rejected_spans(response_body, self._json)
+    def _encode_events(self, chunk: bytes, version: str) -> Optional[Tuple[bytes, int]]:
+        groups, counts = otlp_logs.convert(chunk)
+        kinds: Dict[str, int] = {}  # per MTTP type, for otlp_skipped.* if the collector refuses them
+        for _source, records in groups:
+            for record in records:
+                kind = "eval.result" if record[2] == otlp_logs.EVAL_EVENT else "trace.alert"
+                kinds[kind] = kinds.get(kind, 0) + 1
         with self._otlp_lock:
             c = self._otlp_counts
-            c["otlp_spans"] = c.get("otlp_spans", 0) + items
+            if counts.invalid:
+                c["otlp_invalid_events"] = c.get("otlp_invalid_events", 0) + counts.invalid
+            if counts.bad_lines:
+                c["otlp_bad_lines"] = c.get("otlp_bad_lines", 0) + counts.bad_lines
+        if self._logs_unsupported:  # learned after this chunk was split off
+            self._count_skipped(kinds)
+            return None
+        if not counts.spans:
+            return None
+        self._events_in_flight = kinds  # the sender encodes and posts one body at a time
+        encode = otlp_logs.encode_json if self._json else otlp_logs.encode_protobuf
+        return self._compress(encode(groups, version, self._resource)), counts.spans
+
+    def _count_skipped(self, kinds: Dict[str, int]) -> None:
+        with self._otlp_lock:
+            for kind, n in kinds.items():
+                key = "otlp_skipped." + kind
+                self._otlp_counts[key] = self._otlp_counts.get(key, 0) + n
+
+    def _post(self, body: bytes, key: str, path: str) -> _Outcome:
+        outcome = super()._post(body, key, path)
+        if (outcome.status in _NO_LOGS and path == self._logs_path and path != self._endpoint.path):
+            # not a loss to report on every flush: this backend takes no logs; counted as skipped
+            self._logs_unsupported = outcome.status
+            self.last_error = (f"HTTP {outcome.status} from {path}: the collector takes no OTLP logs, so alerts "
+                               "and late scores are not exported to it (spans are); ?logs=none stops trying")
+            self._count_skipped(self._events_in_flight)
+            return _Outcome(SKIP, outcome.status, reason="otlp_logs_unsupported")
+        return outcome
+
+    def _on_success(self, response_body: bytes, items: int, path: str) -> None:
+        logs = path == self._logs_path and path != self._endpoint.path
+        rejected, _message = otlp_encode.rejected_spans(
+            response_body, self._json, "rejectedLogRecords" if logs else "rejectedSpans")
+        what = "log_records" if logs else "spans"
+        with self._otlp_lock:
+            c = self._otlp_counts
+            c["otlp_" + what] = c.get("otlp_" + what, 0) + items
             if rejected:
-                c["otlp_rejected_spans"] = c.get("otlp_rejected_spans", 0) + rejected
+                c["otlp_rejected_" + what] = c.get("otlp_rejected_" + what, 0) + rejected
 
     def _extra_stats(self) -> Dict[str, int]:
         with self._otlp_lock:
-            return dict(self._otlp_counts)
+            out = dict(self._otlp_counts)
+        if self._logs_unsupported:
+            out["otlp_logs_unsupported"] = self._logs_unsupported
+        return out
 
     def after_fork_in_child(self) -> None:
         self._otlp_lock = threading.Lock()

@@ -13,10 +13,10 @@ Mapping (decided here, tested in ``tests/test_sink_otlp.py``):
 * Envelopes are grouped by ``source`` → one ``ResourceSpans`` each with ``service.name`` = source
   (plus ``telemetry.sdk.name`` = ``mist``, ``telemetry.sdk.language`` = ``python``); one
   ``ScopeSpans`` with scope ``mist``.
-* Only ``trace.span`` envelopes become spans. ``trace.alert``, ``eval.result`` and other types are
-  skipped and counted (``skipped[type]``): an alert or a late score refers to spans that were
-  usually exported in earlier requests, and OTLP cannot attach an event to a span after the fact.
-  Send them to a MIST receiver or a file sink alongside (several sinks can be configured).
+* Only ``trace.span`` envelopes become spans; other types are skipped and counted
+  (``skipped[type]``). The OTLP sink sends ``trace.alert`` and ``eval.result`` lines as log
+  records (``mist.sinks.otlp_logs``) to the collector's logs endpoint instead: a late score
+  refers to a span exported in an earlier request, and a span cannot be amended after the fact.
 * Ids: ``trace_id`` (32 hex) → 16 bytes; ``span_id``/``parent_id`` (16 hex, or 32 hex from the
   Go tools → the last 16 hex, as mist-go does for ``traceparent``) → 8 bytes. A span whose trace
   or span id is not valid hex of the right length, or all zeros, is skipped (``invalid``); an
@@ -545,18 +545,24 @@ def _resource_attrs(source: str, resource: Optional[Resource] = None) -> List[Tu
     return base + resource.attrs if resource is not None else base
 
 
-def encode_protobuf(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str = "",
-                    resource: Optional[Resource] = None) -> bytes:
-    """``ExportTraceServiceRequest`` bytes."""
+def pb_request(groups: List[Tuple[str, List[Any]]], encode_item: Callable[[Any], bytes],
+               scope_version: str = "", resource: Optional[Resource] = None) -> bytes:
+    """An OTLP export request body: per source a ``Resource{Spans,Logs}`` (field 1) holding its
+    resource (1) and one scope (2) with the items (2) that ``encode_item`` writes."""
     scope = _pb_string(b"\x0a", SCOPE_NAME) + (_pb_string(b"\x12", scope_version) if scope_version else b"")
     scope_field = _ld(b"\x0a", scope)
     out = []
-    for source, spans in groups:
+    for source, items in groups:
         res = b"".join(_ld(b"\x0a", _pb_kv(k, v)) for k, v in _resource_attrs(source, resource))
-        scope_spans = scope_field + b"".join([_ld(b"\x12", _pb_span(s)) for s in spans])
-        resource_spans = _ld(b"\x0a", res) + _ld(b"\x12", scope_spans)
-        out.append(_ld(b"\x0a", resource_spans))
+        scoped = scope_field + b"".join([_ld(b"\x12", encode_item(i)) for i in items])
+        out.append(_ld(b"\x0a", _ld(b"\x0a", res) + _ld(b"\x12", scoped)))
     return b"".join(out)
+
+
+def encode_protobuf(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str = "",
+                    resource: Optional[Resource] = None) -> bytes:
+    """``ExportTraceServiceRequest`` bytes."""
+    return pb_request(groups, _pb_span, scope_version, resource)
 
 
 def _native_encoder() -> Optional[Callable[..., Any]]:
@@ -636,20 +642,26 @@ def _json_span(span: MappedSpan) -> Dict[str, Any]:
     return out
 
 
-def encode_json(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str = "",
-                resource: Optional[Resource] = None) -> bytes:
-    """``ExportTraceServiceRequest`` in OTLP/JSON."""
+def json_request(signal: str, items_key: str, groups: List[Tuple[str, List[Any]]],
+                 encode_item: Callable[[Any], Dict[str, Any]], scope_version: str = "",
+                 resource: Optional[Resource] = None) -> bytes:
+    """An OTLP/JSON export request: ``{"resource<Signal>": [{"resource", "scope<Signal>": [{"scope",
+    items_key: [...]}]}]}`` per source."""
     scope: Dict[str, Any] = {"name": SCOPE_NAME}
     if scope_version:
         scope["version"] = scope_version
-    resource_spans = []
-    for source, spans in groups:
-        resource_spans.append({
-            "resource": {"attributes": [{"key": k, "value": _json_any(v)} for k, v in _resource_attrs(source, resource)]},
-            "scopeSpans": [{"scope": scope, "spans": [_json_span(s) for s in spans]}],
-        })
-    return json.dumps({"resourceSpans": resource_spans}, ensure_ascii=False,
+    per_resource = [{
+        "resource": {"attributes": [{"key": k, "value": _json_any(v)} for k, v in _resource_attrs(source, resource)]},
+        "scope" + signal: [{"scope": scope, items_key: [encode_item(i) for i in items]}],
+    } for source, items in groups]
+    return json.dumps({"resource" + signal: per_resource}, ensure_ascii=False,
                       separators=(",", ":"), allow_nan=False).encode("utf-8", "replace")
+
+
+def encode_json(groups: List[Tuple[str, List[MappedSpan]]], scope_version: str = "",
+                resource: Optional[Resource] = None) -> bytes:
+    """``ExportTraceServiceRequest`` in OTLP/JSON."""
+    return json_request("Spans", "spans", groups, _json_span, scope_version, resource)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -682,15 +694,18 @@ def _skip(buf: bytes, pos: int, wire: int) -> int:
     raise ValueError("unsupported wire type")
 
 
-def rejected_spans(body: bytes, json_encoding: bool) -> Tuple[int, str]:
-    """``(rejected_spans, error_message)`` from an ``ExportTraceServiceResponse`` (0, "" if none)."""
+def rejected_spans(body: bytes, json_encoding: bool, json_key: str = "rejectedSpans") -> Tuple[int, str]:
+    """``(rejected_spans, error_message)`` from an ``ExportTraceServiceResponse`` (0, "" if none).
+
+    An ``ExportLogsServiceResponse`` has the same layout (``json_key="rejectedLogRecords"``)."""
     if not body:
         return 0, ""
     try:
         if json_encoding:
             doc = json.loads(body)
             partial = doc.get("partialSuccess") or doc.get("partial_success") or {}
-            rejected = partial.get("rejectedSpans", partial.get("rejected_spans", 0))
+            snake = "".join("_" + c.lower() if c.isupper() else c for c in json_key)
+            rejected = partial.get(json_key, partial.get(snake, 0))
             message = partial.get("errorMessage", partial.get("error_message", ""))
             return int(rejected or 0), str(message or "")
         pos = 0
