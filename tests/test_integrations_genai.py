@@ -95,3 +95,25 @@ def test_capture_and_uninstrument(srv):
         assert not is_instrumented(c)
         c.models.generate_content(model="gemini-2.5-flash", contents="hi")
         assert cap.spans() == []
+
+
+def test_request_parameters_come_from_config(srv, traced):
+    c = client(srv)
+    c.models.generate_content(model="gemini-2.5-flash", contents="hi",
+                              config={"temperature": 0.3, "max_output_tokens": 64, "candidate_count": 1})
+    c.models.generate_content(model="gemini-2.5-flash", contents="hi",
+                              config=genai.types.GenerateContentConfig(top_k=20, seed=7, stop_sequences=["END"]))
+    first, second = traced.spans("generate_content")
+    assert (first["attrs"]["temperature"], first["attrs"]["max_tokens"]) == (0.3, 64)
+    assert "choice_count" not in first["attrs"]  # 1 is the default
+    assert (second["attrs"]["top_k"], second["attrs"]["seed"], second["attrs"]["stop_sequences"]) == (20, 7, ["END"])
+    assert first["attrs"]["latency_ms"] > 0
+
+
+def test_a_stream_left_early_ends_its_span(srv, traced):
+    c = client(srv)  # kept: a collected genai.Client closes its HTTP client
+    stream = c.models.generate_content_stream(model="gemini-2.5-flash", contents="hi")
+    next(iter(stream))
+    stream.close()
+    (span,) = traced.spans("generate_content")
+    assert span["attrs"]["stream_end"] == "closed"

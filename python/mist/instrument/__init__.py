@@ -1,15 +1,15 @@
-"""``mist.instrument(client)``: trace every model call of an OpenAI or Anthropic client.
+"""``mist.instrument(client)``: trace every model call of an OpenAI, Anthropic or google-genai client.
 
     client = mist.instrument(openai.OpenAI())
     client.chat.completions.create(model="gpt-4o-mini", messages=[...])   # one "chat" span
 
 Works on ``openai.OpenAI`` / ``AsyncOpenAI`` (and their Azure subclasses), ``anthropic.Anthropic``
-/ ``AsyncAnthropic`` and ``google.genai.Client`` (:mod:`.gemini`: ``generate_content`` and
-``generate_content_stream``, sync and ``client.aio``), recognised by class name and module, without importing either SDK. The client
+/ ``AsyncAnthropic`` and ``google.genai.Client`` (sync and ``client.aio``), recognised by class
+name and module, without importing any SDK. The client
 is patched in place (its resource objects get a traced ``create``) and returned; instrumenting it
 again changes nothing, ``client.with_options(...)`` / ``client.copy(...)`` return instrumented
 copies, and ``uninstrument(client)`` restores every patched method. Traced methods and their span
-operation (the tables are in :mod:`mist.providers.openai` and :mod:`mist.providers.anthropic`):
+operation (the tables are ``METHODS`` in :mod:`mist.providers.openai`, ``.anthropic``, ``.gemini``):
 
 ==========================================  ==============  =====================================
 method                                      operation       notes
@@ -23,6 +23,8 @@ method                                      operation       notes
 ``messages.create`` / ``.parse``            ``messages``    Anthropic; ``stream=True`` supported
 ``messages.stream(...)``                    ``messages``    Anthropic helper (``text_stream``,
                                                             ``get_final_message()`` …)
+``models.generate_content``                 ``generate_``   google-genai (also ``client.aio``);
+``models.generate_content_stream``          ``content``     request parameters from ``config``
 ==========================================  ==============  =====================================
 
 Each span carries ``model`` (the request's, replaced by the model the response names, e.g. a dated
@@ -70,7 +72,6 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from .. import providers
 from ..core import runtime as _runtime
-from . import gemini as _gemini
 from .call import wrap_call, wrap_helper
 
 __all__ = ["instrument", "uninstrument", "is_instrumented"]
@@ -93,9 +94,6 @@ def instrument(client: Any, *, include_usage: bool = True) -> Any:
         return client
     try:
         if is_instrumented(client):
-            return client
-        if _gemini.is_client(client):
-            setattr(client, _MARK, _gemini.patch(client, _ORIGINAL))
             return client
         info = ClientInfo.detect(client, include_usage)
         if info is None:
@@ -155,8 +153,15 @@ class ClientInfo:
         self.provider_fixed = provider_fixed
         self.include_usage = include_usage
 
+    def async_twin(self) -> "ClientInfo":
+        """The same client's async methods (google-genai's ``client.aio``)."""
+        return ClientInfo(self.family, True, self.provider, self.provider_fixed, self.include_usage)
+
     @classmethod
     def detect(cls, client: Any, include_usage: bool) -> "Optional[ClientInfo]":
+        if providers.gemini.is_client(client):
+            return cls("gemini", type(client).__name__ == "AsyncClient", providers.gemini.client_provider(client),
+                       True, bool(include_usage))
         family = None
         is_async = False
         names: List[str] = []
@@ -211,6 +216,7 @@ def _patch(client: Any, info: ClientInfo) -> None:
         for cached in _CACHED:  # made again from the traced method when next used
             vars(target).pop(cached, None)
 
+    twin = info.async_twin() if not info.is_async else info
     for path, name, op, handling in info.module.METHODS:
         try:
             target = client
@@ -219,7 +225,7 @@ def _patch(client: Any, info: ClientInfo) -> None:
             if handling in ("helper", "sending_helper"):
                 replace(target, name, lambda m: wrap_helper(m, op, handling == "sending_helper", info))
             else:
-                replace(target, name, lambda m: wrap_call(m, op, handling == "streamable", info))
+                replace(target, name, lambda m: wrap_call(m, op, handling, twin if path[0] == "aio" else info))
         except Exception:  # a resource this SDK version lacks, or one that refuses patching
             continue
     include_usage = info.include_usage

@@ -33,7 +33,8 @@ _REQUEST_PARAMS = (
     ("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"),
     ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"),
     ("max_tokens", "max_tokens"), ("max_completion_tokens", "max_tokens"), ("max_output_tokens", "max_tokens"),
-    ("seed", "seed"), ("n", "choice_count"), ("stop", "stop_sequences"), ("stop_sequences", "stop_sequences"),
+    ("seed", "seed"), ("n", "choice_count"), ("candidate_count", "choice_count"),
+    ("stop", "stop_sequences"), ("stop_sequences", "stop_sequences"),
 )
 
 
@@ -74,8 +75,9 @@ class Call:
         Raises :class:`BudgetExceeded` when the trace is over budget: nothing has been sent.
         May add ``stream_options`` to ``kwargs`` (the package docstring says when)."""
         try:
-            model = kwargs.get("model")
-            span = Span(op, model=model if isinstance(model, str) else None, provider=info.provider)
+            module = info.module
+            model = module.request_model(kwargs) if hasattr(module, "request_model") else kwargs.get("model")
+            span = Span(op, model=model if isinstance(model, str) and model else None, provider=info.provider)
         except Exception:
             return None
         try:
@@ -86,7 +88,7 @@ class Call:
             return None
         call = cls(span, op, info)
         try:
-            params = request_params(kwargs)
+            params = request_params(module.request_options(kwargs) if hasattr(module, "request_options") else kwargs)
             if params:
                 span.attrs.update(params)
             if info.include_usage and kwargs.get("stream") is True:
@@ -201,8 +203,10 @@ def redactor() -> Any:
 # ---------------------------------------------------------------------------------------- wrappers
 
 
-def wrap_call(original: Callable[..., Any], op: str, streamable: bool, info: Any) -> Callable[..., Any]:
-    """A traced ``create`` / ``parse``: sync or async as the client is."""
+def wrap_call(original: Callable[..., Any], op: str, handling: str, info: Any) -> Callable[..., Any]:
+    """A traced ``create`` / ``parse`` / ``generate_content``: sync or async as ``info`` says.
+    ``handling``: "streamable" (a stream when ``stream=True``), "stream" (always), "plain"."""
+    always, streamable = handling == "stream", handling == "streamable"
     if info.is_async:
 
         @functools.wraps(original)
@@ -215,7 +219,7 @@ def wrap_call(original: Callable[..., Any], op: str, streamable: bool, info: Any
             except BaseException as exc:
                 call.failed(exc)
                 raise
-            return call.returned(result, streamable and kwargs.get("stream") is True, kwargs)
+            return call.returned(result, always or streamable and kwargs.get("stream") is True, kwargs)
 
         return traced_async
 
@@ -229,7 +233,7 @@ def wrap_call(original: Callable[..., Any], op: str, streamable: bool, info: Any
         except BaseException as exc:
             call.failed(exc)
             raise
-        return call.returned(result, streamable and kwargs.get("stream") is True, kwargs)
+        return call.returned(result, always or streamable and kwargs.get("stream") is True, kwargs)
 
     return traced
 

@@ -54,8 +54,8 @@ def provider_for_host(host: str) -> Any:
 
 
 def family(name: str) -> Any:
-    """The module of an SDK family: ``"openai"`` or ``"anthropic"``."""
-    return anthropic if name == "anthropic" else openai
+    """The module of an SDK family: ``"openai"``, ``"anthropic"`` or ``"gemini"``."""
+    return anthropic if name == "anthropic" else gemini if name == "gemini" else openai
 
 
 def from_response(obj: Any) -> Dict[str, Any]:
