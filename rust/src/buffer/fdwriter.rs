@@ -2,6 +2,9 @@
 //! batches and writes them with no GIL at all, so busy application threads never starve it.
 //! It never touches Python (safe during interpreter shutdown); after a fork the child starts anew.
 use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::{AcqRel, Acquire, Relaxed, Release}};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -42,80 +45,65 @@ fn state() -> &'static State {
 }
 
 /// A file the writer thread opens itself, on its first batch (so nothing is created before a span
-/// is written), with O_APPEND (whole-batch writes from several processes never interleave), 0600.
+/// is written), for appending (whole-batch writes from several processes never interleave), 0600.
 struct Target {
-    path: Option<std::ffi::CString>, // None: discard
-    fd: i32,
+    path: Option<std::path::PathBuf>, // None: discard
+    file: Option<File>,
 }
 
-/// Whether the file at `path` (open as `fd`) ends inside a line: a process killed while its
+/// `open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)` on unix (std adds O_CLOEXEC);
+/// FILE_APPEND_DATA on Windows.
+fn open_append(path: &Path) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Whether the file at `path` (open as `file`) ends inside a line: a process killed while its
 /// writer was in `write()` can leave a torn last line (the kernel stops copying at a page boundary
 /// on a fatal signal). Regular files only, read through a second, read-only descriptor; false
 /// whenever that is not possible.
-fn ends_torn(path: &std::ffi::CStr, fd: i32) -> bool {
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG || st.st_size <= 0 {
-        return false;
+fn ends_torn(path: &Path, file: &File) -> bool {
+    match file.metadata() {
+        Ok(m) if m.is_file() && m.len() > 0 => {}
+        _ => return false,
     }
-    let rd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if rd < 0 {
-        return false;
-    }
-    let mut c = 0u8;
-    let end = unsafe { libc::lseek(rd, 0, libc::SEEK_END) };
-    let n = if end > 0 { unsafe { libc::pread(rd, &mut c as *mut u8 as *mut libc::c_void, 1, end - 1) } } else { 0 };
-    unsafe { libc::close(rd) };
-    n == 1 && c != b'\n'
+    let Ok(mut rd) = File::open(path) else { return false };
+    let mut c = [0u8; 1];
+    rd.seek(SeekFrom::End(-1)).is_ok() && matches!(rd.read(&mut c), Ok(1)) && c[0] != b'\n'
+}
+
+fn errno(e: std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
 }
 
 impl Target {
     fn write(&mut self, b: &[u8]) -> Result<(), i32> {
         let Some(path) = &self.path else { return Ok(()) };
-        if self.fd < 0 {
-            let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o600 as libc::c_uint) };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                let f = self.file.insert(open_append(path).map_err(errno)?);
+                if ends_torn(path, f) {
+                    let mut first = Vec::with_capacity(b.len() + 1); // one write: still whole lines
+                    first.push(b'\n');
+                    first.extend_from_slice(b);
+                    return f.write_all(&first).map_err(errno);
+                }
+                f
             }
-            self.fd = fd;
-            if ends_torn(path, fd) {
-                let mut first = Vec::with_capacity(b.len() + 1); // one write: still whole lines
-                first.push(b'\n');
-                first.extend_from_slice(b);
-                return write_all(self.fd, &first);
-            }
-        }
-        write_all(self.fd, b)
+        };
+        file.write_all(b).map_err(errno) // retries on EINTR
     }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        if self.fd >= 0 {
-            unsafe { libc::close(self.fd) };
-        }
-    }
-}
-
-fn write_all(fd: i32, mut b: &[u8]) -> Result<(), i32> {
-    while !b.is_empty() {
-        let n = unsafe { libc::write(fd, b.as_ptr() as *const libc::c_void, b.len()) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-            if e == libc::EINTR {
-                continue;
-            }
-            return Err(e);
-        }
-        b = &b[n as usize..];
-    }
-    Ok(())
 }
 
 /// Start a writer for `paths` (None = discard); stops any previous one.
 pub fn start(paths: Vec<Option<String>>, interval: Duration) {
     let mut targets: Vec<Target> = paths
         .into_iter()
-        .map(|p| Target { path: p.and_then(|p| std::ffi::CString::new(p).ok()), fd: -1 })
+        .map(|p| Target { path: p.filter(|p| !p.contains('\0')).map(Into::into), file: None }) // NUL: discard, as before
         .collect();
     let gen = GEN.fetch_add(1, AcqRel) + 1;
     let st = state();

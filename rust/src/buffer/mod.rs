@@ -17,6 +17,7 @@ mod fdwriter;
 pub(crate) use batcher::{push, with_scratch, Push, DROPPED_ERROR, NEED_WRITER, SAMPLED_OUT};
 
 /// In a forked child: a fresh buffer and counters, and no writer until Python starts one.
+#[cfg_attr(not(unix), allow(dead_code))] // called by the unix fork handler only
 pub(crate) fn after_fork_child() {
     batcher::after_fork_child();
     fdwriter::after_fork_child();

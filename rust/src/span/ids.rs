@@ -1,6 +1,6 @@
 //! Ids and the clock. Span ids come from a SplitMix64 sequence over an atomic counter: unique
 //! within a process by construction (the mix is a bijection) and re-seeded from the OS in a forked
-//! child (a `pthread_atfork` handler, so even forks that bypass Python's hooks get new ids).
+//! child (a `pthread_atfork` handler on unix, so even forks that bypass Python's hooks get new ids).
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,17 +19,59 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A fresh seed from the OS (falls back to time and pid if getrandom is unavailable).
+/// A fresh seed from the OS (falls back to time and pid if the OS gives no random bytes).
 pub fn reseed() {
-    let mut b = [0u8; 8];
-    let got = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, 8, 0) };
-    let mut s = u64::from_le_bytes(b);
-    if got != 8 {
-        s = now_ns() as u64 ^ ((unsafe { libc::getpid() } as u64) << 32);
-    }
-    s ^= mix((unsafe { libc::getpid() } as u64).wrapping_mul(GOLDEN));
+    let pid = std::process::id() as u64;
+    let mut s = os_random().unwrap_or_else(|| now_ns() as u64 ^ (pid << 32));
+    s ^= mix(pid.wrapping_mul(GOLDEN));
     SEED.store(s, Relaxed);
     COUNTER.store(0, Relaxed);
+}
+
+/// 8 random bytes from the OS: `getrandom(2)` on Linux and Android, `getentropy(3)` on Apple
+/// systems, `/dev/urandom` on other unixes, std's OS-seeded hasher keys on Windows and the rest.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn os_random() -> Option<u64> {
+    let mut b = [0u8; 8];
+    let got = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, 8, 0) };
+    (got == 8).then(|| u64::from_le_bytes(b))
+}
+
+#[cfg(target_vendor = "apple")]
+fn os_random() -> Option<u64> {
+    let mut b = [0u8; 8];
+    let got = unsafe { libc::getentropy(b.as_mut_ptr() as *mut libc::c_void, 8) };
+    (got == 0).then(|| u64::from_le_bytes(b))
+}
+
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android", target_vendor = "apple"))))]
+fn os_random() -> Option<u64> {
+    urandom()
+}
+
+#[cfg(not(unix))]
+fn os_random() -> Option<u64> {
+    Some(std_random())
+}
+
+/// The portable fallbacks, compiled (and tested) everywhere.
+#[cfg_attr(not(test), allow(dead_code))]
+fn urandom() -> Option<u64> {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// std seeds `RandomState`'s keys from the OS (BCryptGenRandom/ProcessPrng on Windows); hashing the
+/// clock and pid with them gives a seed that differs per process and per call.
+#[cfg_attr(not(test), allow(dead_code))]
+fn std_random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(now_ns());
+    h.write_u32(std::process::id());
+    h.finish()
 }
 
 #[inline]
@@ -93,4 +135,17 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(new_trace_id, m)?)?;
     m.add_function(wrap_pyfunction!(py_now_ns, m)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_sources_give_distinct_values() {
+        assert!(os_random().is_some());
+        let (a, b) = (urandom().unwrap(), urandom().unwrap());
+        assert_ne!(a, b);
+        assert_ne!(std_random(), std_random()); // fresh hasher keys each call
+    }
 }

@@ -15,6 +15,7 @@ mod price;
 pub(crate) use ids::reseed;
 
 /// In a forked child: new ids, and none of the parent's pending observations.
+#[cfg_attr(not(unix), allow(dead_code))] // called by the unix fork handler only
 pub(crate) fn after_fork_child() {
     ids::reseed();
     observe::after_fork_child();

@@ -7,7 +7,8 @@
 //!   complete line of a block of a file, GIL released; the first `report` invalid lines come back
 //!   as `(line_index, pointer, kind, message, n_errors)`.
 //! - `validate_fd(fd, report, progress) -> (lines, invalid, kinds, reported, read_error)`: a whole
-//!   regular file, read and checked natively (what `mist validate` uses for plain files).
+//!   regular file, read and checked natively (what `mist validate` uses for plain files). Unix
+//!   only (positional reads on a C descriptor); elsewhere `mist validate` feeds `validate_chunk`.
 //! - `decode_line(bytes) -> dict` and `decode_chunk(data, final) -> (consumed, items)` for `mist.read`.
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -162,9 +163,11 @@ fn validate_chunk<'py>(py: Python<'py>, data: &[u8], final_: bool, report: usize
 }
 
 /// Bytes read per block by `validate_fd`.
+#[cfg(unix)]
 const FILE_BLOCK: usize = 4 << 20;
 
 /// What `validate_fd` found so far: counts, kinds and the first reported lines (1-based numbers).
+#[cfg(unix)]
 #[derive(Default)]
 struct FileTotals {
     lines: u64,
@@ -173,6 +176,7 @@ struct FileTotals {
     reported: Vec<(u64, String, &'static str, String, usize)>,
 }
 
+#[cfg(unix)]
 impl FileTotals {
     fn add(&mut self, r: ChunkResult, report: usize) {
         for (idx, ptr, kind, msg, n) in r.reported {
@@ -207,6 +211,7 @@ impl FileTotals {
 /// most one partial line (a line over the limit is counted, not kept). `progress(lines, invalid)`
 /// is called after each block (and Ctrl-C is honoured there).
 /// Returns `(lines, invalid, {kind: errors}, [(line, pointer, kind, message, n_errors)], read_error)`.
+#[cfg(unix)]
 #[pyfunction]
 #[pyo3(signature = (fd, report=20, progress=None))]
 fn validate_fd<'py>(py: Python<'py>, fd: i32, report: usize, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyTuple>> {
@@ -550,6 +555,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_line, m)?)?;
     m.add_function(wrap_pyfunction!(validate_object, m)?)?;
     m.add_function(wrap_pyfunction!(validate_chunk, m)?)?;
+    #[cfg(unix)]
     m.add_function(wrap_pyfunction!(validate_fd, m)?)?;
     m.add_function(wrap_pyfunction!(decode_line, m)?)?;
     m.add_function(wrap_pyfunction!(decode_chunk, m)?)?;
