@@ -156,16 +156,20 @@ def test_table_output(capsys):
     assert main(["report", FIXTURE]) == 0
     out = capsys.readouterr().out
     assert "16 spans in 3 traces" in out
-    assert "total cost      $0.014886   ($0.004962 per trace)" in out
+    # money: one precision per line or column, 3 significant digits for its smallest amount
+    assert "total cost      $0.01489   ($0.00496 per trace)" in out
     assert "2 spans with tokens but no known price" in out
     assert "waste           $0.014040 and 4,900 tokens in 4 spans (failed $0.013680, retried away $0.000360)" in out
+    assert "aaaaaaaaaaaaaaaa    $0.0143100  9 spans" in out and "cccccccccccccccc    $0.0000210  2 spans" in out
     assert "\x1b[" not in out  # not a terminal: no colour
     header = next(line for line in out.splitlines() if line.startswith("operation"))
     assert header.split() == ["operation", "calls", "errors", "retries", "in", "out", "cache_rd", "cache_wr",
                               "reason", "cost", "unpriced", "p50", "p95", "p99"]
     chat = next(line for line in out.splitlines() if line.startswith("chat "))
-    assert chat.split() == ["chat", "9", "1", "2", "7,800", "1,660", "400", "1,000", "100", "$0.014886", "2",
+    assert chat.split() == ["chat", "9", "1", "2", "7,800", "1,660", "400", "1,000", "100", "$0.0149", "2",
                             "500.0ms", "1.50s", "1.50s"]
+    tool = next(line for line in out.splitlines() if line.startswith("tool.search "))
+    assert "  $0.0000  " in tool  # zero, in the column's precision
 
 
 def test_csv_output(capsys):

@@ -58,7 +58,7 @@ def test_last_lines_one_per_message(capsys):
     assert any("local-llama" in line and "unpriced" in line for line in lines)
     assert any(line.split()[1] == "tool.search" and "120.0ms" in line for line in lines)
     alert = next(line for line in lines if "ALERT" in line)
-    assert "ALERT WARNING firing  cost_usd  value 0.00036 threshold 0.0003" in alert
+    assert "ALERT WARNING firing  cost_usd  value $0.000360 threshold $0.000300" in alert
     assert "[model=gpt-4o-mini, operation=chat]" in alert
     assert "EVAL  fixture/t1  FAILED  score 0.3  (faithfulness for span a5000000)" in lines[-1]
     assert "\x1b[" not in cap.out

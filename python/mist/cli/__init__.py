@@ -1,7 +1,9 @@
 """The ``mist`` command line. Each command lives in its own module in this package.
 
 A command module exposes ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
-Errors a user can fix raise :class:`CLIError`; ``main`` prints them as one line on stderr, exit 2.
+Errors a user can fix raise :class:`CLIError`; ``main`` prints them, and argparse's usage errors,
+as one line ``mist: <message>`` on stderr, exit 2. ``mist`` alone prints the help on stderr, exit 2;
+``mist --version`` prints ``mist <version> (<native|python> core)``.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import importlib
 import sys
 from typing import List, Optional
 
+from .. import __version__, backend
 from ..errors import ConfigError
 
 COMMANDS = ["demo", "validate", "report", "replay", "alerts", "view", "tail", "bench"]
@@ -30,7 +33,9 @@ def _load(name: str):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise CLIError(f"{self.prog}: {message} (see --help)")
+        # ``mist: report: argument --by: …``: main adds the one ``mist: `` prefix
+        command = self.prog.partition(" ")[2]
+        raise CLIError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tracing and regression alerts for LLM inference (MTTP traces).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"mist {__version__} ({backend} core)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         mod = _load(name)
@@ -60,9 +66,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if not getattr(args, "_run", None):
-            parser.print_help()
-            return 0
+        if not getattr(args, "_run", None):  # `mist` alone: a usage error
+            parser.print_help(sys.stderr)
+            return 2
         return int(args._run(args) or 0)
     except (CLIError, ConfigError) as exc:
         print(f"mist: {exc}", file=sys.stderr)

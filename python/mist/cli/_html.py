@@ -15,6 +15,8 @@ import json
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from mist.cli._names import shorten_unique
+
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac"]
 ERROR = "#d62728"
@@ -53,10 +55,11 @@ def hbar_chart(items: Sequence[Tuple[str, float, str]], fmt: Callable[[float], s
     h = len(items) * (bar_h + 6) + 8
     out = [f'<svg class="chart" width="{width}" height="{h}" viewBox="0 0 {width} {h}" role="img" '
            f'aria-label="{esc(title)}">']
+    shown = shorten_unique((label for label, _, _ in items), 28)
     for i, (label, value, tip) in enumerate(items):
         y = 4 + i * (bar_h + 6)
         w = max(1.0, plot_w * max(value, 0) / top) if value > 0 else 0.0
-        short = label if len(label) <= 28 else label[:27] + "…"
+        short = shown[label]
         out.append(f'<g><title>{esc(tip)}</title>'
                    f'<text x="{label_w - 6}" y="{y + bar_h - 5}" text-anchor="end">{esc(short)}</text>'
                    f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
@@ -126,11 +129,12 @@ def latency_histograms(rows: Sequence[Tuple[str, List[int], Dict[str, Optional[f
     out = [f'<svg class="chart" width="{width}" height="{h}" viewBox="0 0 {width} {h}" role="img" '
            f'aria-label="latency distribution per operation">']
     nb = len(edges) - 1
+    shown = shorten_unique((row[0] for row in rows), 22)
     for r, (label, counts, pct, calls) in enumerate(rows):
         y0 = 6 + r * row_h
         bar_area = row_h - 14
         top = max(counts) or 1
-        short = label if len(label) <= 22 else label[:21] + "…"
+        short = shown[label]
         out.append(f'<text x="{left - 8}" y="{y0 + bar_area - 4}" text-anchor="end">{esc(short)}'
                    f'<title>{esc(label)}: {calls:,} calls</title></text>')
         for b in range(nb):
@@ -198,6 +202,7 @@ def time_chart(t0: int, t1: int, bars: Sequence[Tuple[int, int, float, str]],
         y = y_of(max(v, y_lo))
         out.append(f'<rect x="{x1:.1f}" y="{y:.1f}" width="{max(0.8, x2 - x1 - 0.5):.1f}" '
                    f'height="{top_pad + plot_h - y:.1f}" fill="{PALETTE[0]}"><title>{esc(tip)}</title></rect>')
+    shown = shorten_unique(lines, 16)
     for i, (name, pts) in enumerate(sorted(lines.items())):
         color = PALETTE[(i + 1) % len(PALETTE)]
         if not pts:
@@ -208,7 +213,7 @@ def time_chart(t0: int, t1: int, bars: Sequence[Tuple[int, int, float, str]],
             out.extend(f'<circle cx="{x_of(t):.1f}" cy="{y_of(v):.1f}" r="2" fill="{color}"></circle>'
                        for t, v in pts)
         out.append(f'<text x="{left + plot_w + 8}" y="{top_pad + 12 + 14 * i}" fill="{color}">'
-                   f'{esc(name if len(name) <= 16 else name[:15] + "…")}</text>')
+                   f'{esc(shown[name])}</text>')
     opacity = "1" if len(alerts) <= 40 else "0.55"
     for t, level, tip, since in alerts:
         if not t0 <= t <= t1:
@@ -296,7 +301,6 @@ var D=JSON.parse(document.getElementById("mist-data").textContent);
 var NS="http://www.w3.org/2000/svg";
 function h(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!=null)e.textContent=text;return e;}
 function s(tag,attrs){var e=document.createElementNS(NS,tag);for(var k in attrs)e.setAttribute(k,attrs[k]);return e;}
-function usd(c){return c==null?"-":(Math.abs(c)>=1000?"$"+c.toFixed(2):"$"+c.toFixed(6));}
 function ms(v){return v==null?"-":(v>=1000?(v/1000).toFixed(2)+"s":(v>=10?v.toFixed(1):v.toFixed(2))+"ms");}
 function label(n){return n.op+(n.m?" "+n.m:"")+(n.st!=null?" #"+n.st:"")+(n.r?" retry "+n.r:"");}
 function waterfall(t){
@@ -308,9 +312,9 @@ function waterfall(t){
     var tx=s("text",{x:x,y:H-8,"text-anchor":"middle","class":"tick"});tx.textContent=ms(total*k/4);svg.appendChild(tx);}
   rows.forEach(function(n,i){
     var y=i*RH+2,g=s("g",{}),tt=s("title",{});
-    tt.textContent=label(n)+"  "+ms(n.lat)+"  "+usd(n.c)+(n.et?"  ERROR "+n.et:"");g.appendChild(tt);
+    tt.textContent=label(n)+"  "+ms(n.lat)+"  "+(n.cs||"-")+(n.et?"  ERROR "+n.et:"");g.appendChild(tt);
     var lt=s("text",{x:4+Math.min(n.d,12)*10,y:y+12});
-    lt.textContent=(n.mk?(n.mk.indexOf("e")>=0?"\u2717 ":"\u2193 "):"")+label(n).slice(0,38);
+    lt.textContent=(n.mk?(n.mk.indexOf("e")>=0?"\u2717 ":"\u2193 "):"")+n.wl;
     if(n.err)lt.setAttribute("fill","#d62728");g.appendChild(lt);
     var x=L+(W-L-R)*(n.s/total),w=Math.max(1,(W-L-R)*(n.e/total));
     g.appendChild(s("rect",{x:x.toFixed(1),y:y+2,width:w.toFixed(1),height:RH-5,rx:2,
@@ -330,7 +334,7 @@ function tree(t){
     row.appendChild(h("span",n.err?"err":"",label(n)));
     var bits=[];
     if(n.ti||n.to)bits.push(n.ti.toLocaleString()+"\u2192"+n.to.toLocaleString()+" tok");
-    if(n.c!=null)bits.push(usd(n.c));else if(n.u)bits.push("unpriced");
+    if(n.cs)bits.push(n.cs);else if(n.u)bits.push("unpriced");
     bits.push(ms(n.lat));if(n.sc)bits.push(n.sc);
     row.appendChild(h("span","muted","  "+bits.join("  ")));
     if(n.et)row.appendChild(h("span","err","  ERROR "+n.et));

@@ -15,6 +15,7 @@ import gzip
 import json
 import math
 import os
+import re
 import sys
 import time
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
@@ -313,6 +314,29 @@ def scores_of(attrs: Dict[str, Any]) -> Dict[str, float]:
     return out
 
 
+# A trailing snapshot date: -2024-07-18, -20250929, @20240620 (Vertex). Only dates: ``-0613``,
+# ``-001``, ``-latest`` or ``-v1:0`` are left alone (``-2411`` or ``chatgpt-4o-latest`` name
+# another model as often as a snapshot).
+_SNAPSHOT_DATE = re.compile(r"[-@](?:20\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+                            r"|20\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))$")
+
+
+def model_family(model: Any, request_model: Any = None) -> Optional[str]:
+    """The model a span is reported under: what was *requested*, as a family.
+
+    Providers answer with a dated snapshot (``gpt-4o-mini`` → ``gpt-4o-mini-2024-07-18``):
+    successful calls record the served name as ``model`` and the requested one as
+    ``request_model``, failed calls only the requested ``model``. Both go to the same row: the
+    ``request_model`` attr when there is one, else ``model``, without a trailing snapshot date
+    (``claude-sonnet-4-5-20250929`` → ``claude-sonnet-4-5``, ``claude-3-5-sonnet@20240620`` →
+    ``claude-3-5-sonnet``). None when the span names no model.
+    """
+    name = request_model if type(request_model) is str and request_model else model
+    if type(name) is not str or not name:
+        return None
+    return _SNAPSHOT_DATE.sub("", name) or name
+
+
 PICO = 10 ** 12
 
 
@@ -471,15 +495,6 @@ class Palette:
         return self.paint("bold", text)
 
 
-def fmt_usd(value: Optional[float]) -> str:
-    """``$0.001234`` (6 decimals) below $1000, ``$1,234.57`` above; ``-`` when unknown."""
-    if value is None:
-        return "-"
-    if abs(value) >= 1000:
-        return f"${value:,.2f}"
-    return f"${value:.6f}"
-
-
 def fmt_ms(value: Optional[float]) -> str:
     """``812.5ms`` below a second, ``1.23s`` above; ``-`` when unknown."""
     if value is None:
@@ -513,14 +528,19 @@ def fmt_time(ns: Optional[int], *, date: bool = False) -> str:
     return (time.strftime("%Y-%m-%d ", t) + clock) if date else clock
 
 
-def one_line(value: Any, width: int) -> str:
-    """Any captured value as one line of at most ``width`` characters (``…`` when cut)."""
+def flat(value: Any) -> str:
+    """Any captured value as one line: whitespace runs become one space, other controls ``?``."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
                                                            separators=(",", ":"))
     text = " ".join(text.split())
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def one_line(value: Any, width: int) -> str:
+    """Any captured value as one line of at most ``width`` characters (``…`` when cut)."""
+    text = flat(value)
     if len(text) > width:
         return text[: max(0, width - 1)] + "…"
     return text

@@ -22,9 +22,11 @@ import sys
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from mist.cli import CLIError
+from mist.cli._money import fmt_usd, usd_decimals
+from mist.cli._names import shorten_unique
 from mist.cli._tracefile import (
-    Palette, Reader, Span, as_number, decode, display_name, fmt_ms, fmt_time, fmt_usd, one_line,
-    safe_text, write_out,
+    Palette, Reader, Span, as_number, decode, display_name, flat, fmt_ms, fmt_time, one_line, safe_text,
+    write_out,
 )
 
 HELP = "one run step by step as a tree: inputs, outputs, tokens, cost, latency, scores, first failure"
@@ -51,6 +53,7 @@ examples:
 
 SCORE_FLOOR = 0.5
 RECENT_KEEP = 64
+MODEL_WIDTH = 40
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,6 +210,12 @@ class Run:
                     return Mark("score", s, detail, cost, unpriced)
         return None
 
+    def money_decimals(self) -> int:
+        """One money precision for all that is shown of the run: its spans, its total and the
+        costs from its marks on (see ``_money``)."""
+        marks = [m.cost_from for m in (self.first_error, self.first_drop) if m is not None]
+        return usd_decimals([s.cost for s in self.spans] + [self.cost] + marks)
+
     def marks_by_span(self) -> Dict[str, List[Mark]]:
         out: Dict[str, List[Mark]] = {}
         for m in (self.first_error, self.first_drop):
@@ -348,13 +357,15 @@ def _most_recent(path: str, late: Dict[str, Dict[str, float]]) -> Tuple[List[Spa
 # printing
 
 
-def _span_line(node: Node, run: Run, color: Palette, marks: Dict[str, List[Mark]]) -> str:
-    """``✗ +1.234s  ├─ chat gpt-4o  step 3  1,200→80 tok  $0.0012  812.5ms  relevance=0.9``"""
+def _span_line(node: Node, run: Run, color: Palette, marks: Dict[str, List[Mark]], models: Dict[str, str],
+               decimals: int) -> str:
+    """``✗ +1.234s  ├─ chat gpt-4o  step 3  1,200→80 tok  $0.0012  812.5ms  relevance=0.9``
+    (``models``: each model's shown name; ``decimals``: the run's money precision)."""
     s = node.span
     parts: List[str] = []
     label = s.operation or "(no operation)"
     if s.model:
-        label += " " + color.paint("cyan", one_line(s.model, 40))
+        label += " " + color.paint("cyan", models[flat(s.model)])
     parts.append(label)
     if s.step is not None:
         parts.append(f"step {s.step}")
@@ -371,7 +382,7 @@ def _span_line(node: Node, run: Run, color: Palette, marks: Dict[str, List[Mark]
             tok += " (" + ", ".join(extra) + ")"
         parts.append(tok)
     if s.cost is not None:
-        parts.append(fmt_usd(s.cost))
+        parts.append(fmt_usd(s.cost, decimals))
     elif s.unpriced:
         parts.append(color.yellow("unpriced"))
     parts.append(fmt_ms(s.latency_ms))
@@ -396,9 +407,11 @@ def _span_line(node: Node, run: Run, color: Palette, marks: Dict[str, List[Mark]
 
 def render(run: Run, *, full: bool, width: int, color: Palette) -> str:
     marks = run.marks_by_span()
+    d = run.money_decimals()
+    models = shorten_unique((flat(s.model) for s in run.spans if s.model), MODEL_WIDTH)
     lines: List[str] = []
     head = (f"trace {run.trace_id}  {run.name or '(no root span)'}  {fmt_time(run.start_ns, date=True)} UTC  "
-            f"{len(run.spans)} spans  {fmt_usd(run.cost)}")
+            f"{len(run.spans)} spans  {fmt_usd(run.cost, d)}")
     if run.unpriced:
         head += f" + {run.unpriced} unpriced"
     if run.start_ns is not None and run.end_ns is not None:
@@ -407,7 +420,7 @@ def render(run: Run, *, full: bool, width: int, color: Palette) -> str:
         head += "  " + color.red(f"{run.errors} error{'s' if run.errors != 1 else ''}")
     lines.append(color.bold(head))
     for node in run.order:
-        lines.append(_span_line(node, run, color, marks))
+        lines.append(_span_line(node, run, color, marks, models, d))
         s = node.span
         pad = " " * 13 + node.lead + ("│  " if node.children else "   ")
         for key in ("input", "output"):
@@ -434,9 +447,9 @@ def render(run: Run, *, full: bool, width: int, color: Palette) -> str:
                   else "")
         sym = color.red("✗") if m.kind == "error" else color.yellow("↓")
         lines.append(f"{sym} {title}: {offset}{where} span {s.span_id[:8]}: {m.detail}")
-        share = f" ({100 * m.cost_from / total:.0f}% of the run's {fmt_usd(total)})" if total > 0 else ""
+        share = f" ({100 * m.cost_from / total:.0f}% of the run's {fmt_usd(total, d)})" if total > 0 else ""
         extra = f" + {m.unpriced_from} unpriced spans" if m.unpriced_from else ""
-        lines.append(f"  {fmt_usd(m.cost_from)}{extra} was spent from there on{share}")
+        lines.append(f"  {fmt_usd(m.cost_from, d)}{extra} was spent from there on{share}")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,10 @@ Definitions (the tests check each one against hand computation):
 - **latency**: the ``latency_ms`` attr, or ``end_ns - start_ns`` when it is absent. Percentiles use
   the nearest-rank method: p-th percentile of n sorted values is the value at rank ⌈p·n/100⌉.
 - **step**: the span's ``step`` attr, or else the nearest ancestor's. ``--by step`` groups by it.
+- **model**: ``--by model`` groups by the *requested* model family (see ``model_family`` in
+  ``_tracefile``): the ``request_model`` attr when present, else ``model``, less a trailing
+  snapshot date, so ``gpt-4o-mini`` and the ``gpt-4o-mini-2024-07-18`` that served it are one row.
+  The names as recorded and their calls are in each row's ``served_models``.
 - **waste**: tokens and cost spent in spans that failed (``status: "error"``, below the root) or were
   *retried away* (followed, in start order, by an attempt with a higher ``retry`` number among the
   spans with the same parent, operation and ``step``), together with everything under such spans.
@@ -39,9 +43,11 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mist.cli import CLIError
+from mist.cli._money import fmt_usd, usd_column
+from mist.cli._names import shorten_unique
 from mist.cli._tracefile import (
     _SCAN, PICO, Palette, Reader, as_count, as_index, as_number, cost_of, decode, display_name,
-    fmt_ms, fmt_tokens, fmt_usd, latency_of, picos, plural, write_out,
+    flat, fmt_ms, fmt_tokens, latency_of, model_family, picos, plural, write_out,
 )
 
 HELP = "tokens, cost, latency percentiles, errors and retries per group, from a trace file"
@@ -77,7 +83,8 @@ G_CALLS, G_ERR, G_RETRY, G_IN, G_OUT, G_CR, G_CW, G_REASON, G_COST, G_PRICED, G_
 (T_SPANS, T_ERR, T_COST, T_UNPRICED, T_TOKENS, T_START, T_END, T_ROOT_OP, T_ROOT_END, T_ROOT_ERR,
  T_RECS, T_FLAGS, T_STEPS, T_GROUP, T_PRICED, T_PAYLOADS) = range(16)
 FLAG_TROUBLE, FLAG_DEFERRED, FLAG_HAS_STEP = 1, 2, 4  # T_FLAGS bits
-# rec: one span, as a tuple (kept while its trace is open and until its group is folded)
+# rec: one span, as a tuple (kept while its trace is open and until its group is folded). R_MODEL
+# is the model as recorded, or (request_model, model) when the span has a different request_model
 (R_SID, R_PID, R_OP, R_STEP, R_RETRY, R_START, R_END, R_ERR, R_IN, R_OUT, R_CR, R_CW, R_REASON,
  R_COST, R_UNPRICED, R_LAT, R_MODEL) = range(17)
 _get = operator.itemgetter
@@ -152,12 +159,14 @@ class Scan:
         self.score_points: Dict[str, List[Tuple[int, float]]] = {}
         self.kept: Dict[str, list] = {}  # trace id -> [last end, [span line, ...]] (recent runs)
         self._groups: Dict[str, Dict[Any, list]] = {}  # groups(by), computed once
+        self._served: Dict[Optional[str], Dict[str, int]] = {}  # model family -> {as recorded: calls}
 
     # ---- merging partial scans from worker processes
 
     def merge(self, other: "Scan") -> None:
         """Fold in another worker's partial scan (its traces are disjoint from ours)."""
         self._groups = {}
+        self._served = {}
         for k, g in other.combos.items():
             mine = self.combos.get(k)
             if mine is None:
@@ -198,7 +207,8 @@ class Scan:
     # ---- derived views
 
     def groups(self, by: str) -> Dict[Any, list]:
-        """Group totals keyed by operation, model, step or trace id (computed once per ``by``)."""
+        """Group totals keyed by operation, model family, step or trace id (computed once per
+        ``by``)."""
         cache = self._groups
         if by in cache:
             return cache[by]
@@ -207,14 +217,29 @@ class Scan:
         else:
             idx = {"operation": 0, "model": 1, "step": 2}[by]
             out = {}
+            families: Dict[Any, Optional[str]] = {}
             for key, g in self.combos.items():
                 k = key[idx]
+                if by == "model":
+                    recorded = k[1] if type(k) is tuple else k
+                    fam = families.get(k, "")
+                    if fam == "":
+                        fam = families[k] = model_family(k[1], k[0]) if type(k) is tuple else model_family(k)
+                    k = fam
+                    if recorded is not None:
+                        served = self._served.setdefault(fam, {})
+                        served[recorded] = served.get(recorded, 0) + g[G_CALLS]
                 mine = out.get(k)
                 if mine is None:
                     mine = out[k] = new_group()
                 merge_group(mine, g)
         cache[by] = out
         return out
+
+    def served_models(self, family: Optional[str]) -> Dict[str, int]:
+        """The model names as recorded in the ``family`` group, and their calls."""
+        self.groups("model")
+        return dict(sorted(self._served.get(family, {}).items()))
 
     def total(self) -> list:
         """Totals over every span (latencies left out)."""
@@ -277,6 +302,9 @@ def _fields(p: Any) -> Optional[tuple]:
         a = {}
     model = a.get("model")
     model = model if type(model) is str and model else None
+    rm = a.get("request_model")
+    if type(rm) is str and rm and rm != model:
+        model = (rm, model)
     ti, to = as_count(a.get("tokens_in")), as_count(a.get("tokens_out"))
     cost, unpriced = cost_of(a, ti, to)
     return tid, (sid, pid, op, as_index(a.get("step")), as_index(a.get("retry")) or 0, start, end,
@@ -466,6 +494,9 @@ def _scan_loop(path: str, worker: int, nworkers: int, by_trace: bool, detail: bo
                                 and (step is None or (type(step) is int and step >= 0))
                                 and (model is None or (type(model) is str and model))
                                 and "unpriced" not in a):
+                            rm = ga("request_model")
+                            if rm is not None and rm != model and type(rm) is str and rm:
+                                model = (rm, model)
                             if type(lat) is float:
                                 if not 0.0 <= lat < INF:
                                     lat = (end - start) / 1e6 if end >= start else None
@@ -795,6 +826,9 @@ def _sort_rows(by: str, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 def build_report(scan: Scan, by: str, path: str) -> Dict[str, Any]:
     """The report as plain data (what ``--format json`` prints)."""
     rows = _sort_rows(by, [group_row(k, g) for k, g in scan.groups(by).items()])
+    if by == "model":
+        for r in rows:
+            r["served_models"] = scan.served_models(r["group"])
     total = scan.total()
     traces = scan.traces
     n_traces = len(traces)
@@ -856,17 +890,20 @@ COLUMNS = [
 ]
 
 
-def _label(by: str, key: Any) -> str:
-    if key is None:
-        return NONE_LABEL
+LABEL_WIDTH = 40
+
+
+def _labels(by: str, keys: Sequence[Any]) -> List[str]:
+    """The first column: trace ids as 16-character prefixes (what ``mist replay --trace`` takes),
+    other names shortened in the middle to LABEL_WIDTH, each still unique."""
     if by == "trace":
-        return str(key)[:16]
-    return str(key)
+        return [NONE_LABEL if k is None else str(k)[:16] for k in keys]
+    names = [NONE_LABEL if k is None else (flat(k) or '""') for k in keys]
+    short = shorten_unique(names, LABEL_WIDTH)
+    return [short[n] for n in names]
 
 
 def _cell(field: str, value: Any) -> str:
-    if field == "cost_usd":
-        return fmt_usd(value)
     if field.startswith("latency"):
         return fmt_ms(value)
     return fmt_tokens(value) if isinstance(value, int) else str(value)
@@ -879,9 +916,11 @@ def format_headline(rep: Dict[str, Any], color: Optional[Palette] = None) -> str
     lines: List[str] = []
     head = f"{rep['file']}: {s['spans']:,} spans in {s['traces']:,} traces"
     lines.append(color.bold(head))
-    cost_line = f"  total cost      {fmt_usd(s['cost_usd'])}"
+    # money: one precision per line, and per list (see _money)
+    total, per_trace = usd_column((s["cost_usd"], s["cost_per_trace_usd"]))
+    cost_line = f"  total cost      {total}"
     if s["cost_per_trace_usd"] is not None:
-        cost_line += f"   ({fmt_usd(s['cost_per_trace_usd'])} per trace)"
+        cost_line += f"   ({per_trace} per trace)"
     lines.append(cost_line)
     if s["unpriced_spans"]:
         lines.append(color.yellow(f"  unpriced        {s['unpriced_spans']:,} spans with tokens but no "
@@ -893,22 +932,25 @@ def format_headline(rep: Dict[str, Any], color: Optional[Palette] = None) -> str
     if s["failed_runs"]:
         err_line += f", {plural(s['failed_runs'], 'failed run')} ({fmt_usd(s['failed_runs_cost_usd'])})"
     lines.append(color.red(err_line) if s["errors"] else err_line)
-    waste = (f"  waste           {fmt_usd(w['cost_usd'])} and {w['tokens']:,} tokens in {w['spans']:,} spans"
-             f" (failed {fmt_usd(w['failed']['cost_usd'])}, retried away {fmt_usd(w['retried']['cost_usd'])})")
+    wasted, failed, retried = usd_column((w["cost_usd"], w["failed"]["cost_usd"], w["retried"]["cost_usd"]))
+    waste = (f"  waste           {wasted} and {w['tokens']:,} tokens in {w['spans']:,} spans"
+             f" (failed {failed}, retried away {retried})")
     if w["unpriced_spans"]:
         waste += f" + {w['unpriced_spans']:,} unpriced"
     lines.append(color.yellow(waste) if w["spans"] else waste)
     if rep["top_traces"]:
         lines.append("  most expensive traces:")
-        for t in rep["top_traces"]:
+        costs = usd_column(t["cost_usd"] for t in rep["top_traces"])
+        for t, cost in zip(rep["top_traces"], costs):
             extra = f", {plural(t['errors'], 'error')}" if t["errors"] else ""
-            lines.append(f"    {t['trace_id'][:16]}  {fmt_usd(t['cost_usd']):>12}  {plural(t['spans'], 'span'):<11}"
+            lines.append(f"    {t['trace_id'][:16]}  {cost:>12}  {plural(t['spans'], 'span'):<11}"
                          f"  {t['root'] or '(no root)'}{extra}")
     if rep["top_steps"]:
         lines.append("  most expensive steps:")
-        for st in rep["top_steps"]:
+        costs = usd_column(st["cost_usd"] for st in rep["top_steps"])
+        for st, cost in zip(rep["top_steps"], costs):
             extra = f", {plural(st['errors'], 'error')}" if st["errors"] else ""
-            lines.append(f"    {st['trace_id'][:16]} step {st['step']:<4} {fmt_usd(st['cost_usd']):>12}"
+            lines.append(f"    {st['trace_id'][:16]} step {st['step']:<4} {cost:>12}"
                          f"  {plural(st['spans'], 'span'):<9}  {', '.join(st['operations'])}{extra}")
     inp = rep["input"]
     notes = []
@@ -930,12 +972,13 @@ def format_table(rep: Dict[str, Any], *, limit: Optional[int], color: Palette) -
     rows = rep["groups"]
     shown = rows if limit is None else rows[:limit]
     header = [rep["by"]] + [title for _, title in COLUMNS]
-    table = [header] + [[_label(rep["by"], r["group"])] + [_cell(f, r[f]) for f, _ in COLUMNS] for r in shown]
+    labels = _labels(rep["by"], [r["group"] for r in shown])
+    costs = usd_column(r["cost_usd"] for r in shown)
+    table = [header] + [[label] + [cost if f == "cost_usd" else _cell(f, r[f]) for f, _ in COLUMNS]
+                        for label, cost, r in zip(labels, costs, shown)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    widths[0] = min(widths[0], 40)
     for n, row in enumerate(table):
-        first = row[0] if len(row[0]) <= widths[0] else row[0][: widths[0] - 1] + "…"
-        cells = [first.ljust(widths[0])] + [c.rjust(widths[i]) for i, c in enumerate(row) if i]
+        cells = [row[0].ljust(widths[0])] + [c.rjust(widths[i]) for i, c in enumerate(row) if i]
         text = "  ".join(cells).rstrip()
         lines.append(color.bold(text) if n == 0 else text)
     if len(shown) < len(rows):
@@ -943,6 +986,12 @@ def format_table(rep: Dict[str, Any], *, limit: Optional[int], color: Palette) -
                                "(--limit N to show more, --format csv for all)"))
     if not rows:
         lines.append(color.dim("(no trace.span lines in this file)"))
+    served = [(label, r["served_models"]) for label, r in zip(labels, shown)
+              if any(n != r["group"] for n in r.get("served_models", ()))]
+    if served:
+        lines.append(color.dim("model names as recorded (calls):"))
+        lines.extend(color.dim(f"  {label}: " + ", ".join(f"{flat(n)} ({c:,})" for n, c in names.items()))
+                     for label, names in served)
     return "\n".join(lines) + "\n"
 
 

@@ -16,8 +16,10 @@ import time
 from typing import IO, Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from mist.cli import CLIError
+from mist.cli._money import STREAM_DECIMALS, alert_amounts, fmt_usd
+from mist.cli._names import ShortNames
 from mist.cli._tracefile import (
-    Palette, Span, as_number, decode, describe_os_error, display_name, fmt_ms, fmt_time, fmt_usd, one_line,
+    Palette, Span, as_number, decode, describe_os_error, display_name, flat, fmt_ms, fmt_time, one_line,
 )
 
 HELP = "pretty-print spans and alerts as they arrive (--follow), one line each"
@@ -28,7 +30,11 @@ alerts are highlighted; eval results are shown too.
 
 Without --follow, prints the last N lines (-n, default 10; -n all for the whole
 file) and exits. With --follow, keeps printing as the file grows, across
-truncation and rotation, until Ctrl-C."""
+truncation and rotation, until Ctrl-C.
+
+Long operation and model names lose their middle (claude-so…-20250929); two
+different names never look the same. Costs have 6 decimals; a smaller non-zero
+cost shows as <$0.000001."""
 EPILOG = """\
 examples:
   mist tail traces.jsonl                  # the last 10 messages
@@ -38,6 +44,8 @@ examples:
   some-agent | mist tail -                # read a stream from stdin"""
 
 READ_CHUNK = 1 << 16
+OP_WIDTH = 24
+MODEL_WIDTH = 22
 
 
 # --------------------------------------------------------------------------------------------
@@ -45,11 +53,26 @@ READ_CHUNK = 1 << 16
 
 
 class Formatter:
-    """Turns decoded envelopes into display lines."""
+    """Turns decoded envelopes into display lines. Operation and model names are shortened to
+    their columns, unique over everything this formatter has shown (see ``_names.ShortNames``);
+    :meth:`prime` with the envelopes about to be shown settles their names up front."""
 
     def __init__(self, color: Palette, width: int = 0) -> None:
         self.c = color
         self.width = width
+        self.ops = ShortNames(OP_WIDTH)
+        self.models = ShortNames(MODEL_WIDTH)
+
+    def prime(self, env: Dict[str, Any]) -> None:
+        p = env.get("payload")
+        if env.get("type") == "trace.span" and type(p) is dict:
+            op = p.get("operation")
+            if op:
+                self.ops.add(flat(op))
+            a = p.get("attrs")
+            model = a.get("model") if type(a) is dict else None
+            if type(model) is str and model:
+                self.models.add(flat(model))
 
     def line(self, env: Dict[str, Any]) -> str:
         kind = env.get("type")
@@ -69,17 +92,18 @@ class Formatter:
     def span(self, s: Span) -> str:
         c = self.c
         when = fmt_time(s.end_ns if s.end_ns is not None else s.timestamp_ns)
-        op = one_line(s.operation, 24) or "(no operation)"
-        model = one_line(s.model, 22) if s.model else "-"
+        op = self.ops(flat(s.operation)) if s.operation else "(no operation)"
+        model = self.models(flat(s.model)) if s.model else "-"
         where = ""
         if s.step is not None:
             where = f"#{s.step}"
         if s.retry:
             where += f" r{s.retry}"
         tokens = f"{s.tokens_in:,}→{s.tokens_out:,}" if (s.tokens_in or s.tokens_out) else "-"
-        cost = fmt_usd(s.cost) if s.cost is not None else ("unpriced" if s.unpriced else "-")
+        cost = fmt_usd(s.cost, STREAM_DECIMALS) if s.cost is not None else ("unpriced" if s.unpriced else "-")
         status = c.red("ERROR") if s.error else c.green("ok   ")
-        parts = [c.dim(when), op.ljust(24), c.paint("cyan", model.ljust(22)) if s.model else model.ljust(22),
+        parts = [c.dim(when), op.ljust(OP_WIDTH),
+                 c.paint("cyan", model.ljust(MODEL_WIDTH)) if s.model else model.ljust(MODEL_WIDTH),
                  where.ljust(7), tokens.rjust(13), (c.yellow(cost.rjust(10)) if s.unpriced else cost.rjust(10)),
                  fmt_ms(s.latency_ms).rjust(8), status]
         if s.scores:
@@ -94,9 +118,10 @@ class Formatter:
     def alert(self, ts: Any, p: Dict[str, Any]) -> str:
         level = str(p.get("level", "warning"))
         state = p.get("state")
+        value, threshold = alert_amounts(p)
         text = (f"{fmt_time(ts if isinstance(ts, int) else None)}  ALERT {level.upper()}"
                 f"{' ' + str(state) if state else ''}  {one_line(p.get('metric'), 40)}  "
-                f"value {one_line(p.get('value'), 20)} threshold {one_line(p.get('threshold'), 20)}")
+                f"value {one_line(value, 20)} threshold {one_line(threshold, 20)}")
         series = p.get("series")
         if isinstance(series, dict) and series:
             text += "  [" + one_line(", ".join(f"{k}={v}" for k, v in sorted(series.items())), 80) + "]"
@@ -279,10 +304,25 @@ class _Printer:
         self.fmt = fmt
         self.bad = 0
 
-    def emit(self, raw: Any) -> None:
+    @staticmethod
+    def _text(raw: Any) -> str:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", "replace")
-        raw = raw.strip().lstrip("\ufeff")
+        return raw.strip().lstrip("\ufeff")
+
+    def emit_all(self, lines: Any) -> None:
+        """Print a batch known in advance, its names settled first (two passes: one to learn
+        the names, one to print, so a large batch is never held decoded)."""
+        for raw in lines:
+            text = self._text(raw)
+            env = decode(text) if text else None
+            if env is not None:
+                self.fmt.prime(env)
+        for raw in lines:
+            self.emit(raw)
+
+    def emit(self, raw: Any) -> None:
+        raw = self._text(raw)
         if not raw:
             return
         env = decode(raw)
@@ -323,8 +363,7 @@ def run(args: Any) -> int:
                 raise CLIError(f"cannot read {args.file}: {exc}") from None
         else:
             lines, size = last_lines(args.file, args.lines)
-            for ln in lines:
-                printer.emit(ln)
+            printer.emit_all(lines)
             out.flush()
             if args.follow:
                 follower = Follower(args.file, note)
@@ -368,5 +407,4 @@ def _stream(fh: IO[bytes], n: Optional[int], printer: _Printer, *, follow: bool)
     for raw in fh:
         if raw.strip():
             keep.append(raw)
-    for raw in keep:
-        printer.emit(raw)
+    printer.emit_all(keep)

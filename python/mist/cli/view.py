@@ -16,9 +16,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mist.cli import CLIError
 from mist.cli._html import esc, hbar_chart, latency_histograms, page, table, time_chart, vbar_chart
+from mist.cli._money import alert_amounts, fmt_usd, usd_column, usd_decimals
+from mist.cli._names import shorten_unique
 from mist.cli._tracefile import (
-    PICO, Span, decode, describe_os_error, display_name, fmt_ms, fmt_time, fmt_usd, one_line, plural,
-    safe_text, write_out,
+    PICO, Span, decode, describe_os_error, display_name, flat, fmt_ms, fmt_time, one_line, plural, safe_text,
+    write_out,
 )
 from mist.cli.replay import Run, attach_late_scores, error_text
 from mist.cli.report import (
@@ -51,6 +53,7 @@ MAX_MODELS = 12
 MAX_STEPS = 60
 MAX_OPS = 8
 MAX_ALERT_ROWS = 200
+WATERFALL_LABEL = 38  # characters of a span's label left of the waterfall bars
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,12 +71,14 @@ def usd_tick(v: float) -> str:
     return f"${v:.2g}"
 
 
-def _cost_by_model(scan: Scan) -> List[Tuple[str, float, str]]:
+def _cost_by_model(scan: Scan) -> Tuple[List[Tuple[str, float, str]], int]:
+    """The bars (label, cost, tooltip) and the decimals their amounts share."""
     rows = []
     for model, g in scan.groups("model").items():
         row = group_row(model, g)
         rows.append(row)
     rows.sort(key=lambda r: (-r["cost_usd"], -r["calls"]))
+    d = usd_decimals(r["cost_usd"] for r in rows)
     items = []
     rest = 0.0
     for i, r in enumerate(rows):
@@ -83,15 +88,15 @@ def _cost_by_model(scan: Scan) -> List[Tuple[str, float, str]]:
         if i >= MAX_MODELS:
             rest += r["cost_usd"]
             continue
-        tip = (f"{label}: {fmt_usd(r['cost_usd'])} in {r['calls']:,} calls, "
+        tip = (f"{label}: {fmt_usd(r['cost_usd'], d)} in {r['calls']:,} calls, "
                f"{r['tokens_in']:,} tokens in / {r['tokens_out']:,} out")
         if r["unpriced"]:
             tip += f", {r['unpriced']:,} unpriced calls (cost unknown)"
             label += f" (+{r['unpriced']:,} unpriced)"
         items.append((label, r["cost_usd"], tip))
     if rest:
-        items.append(("other models", rest, f"other models: {fmt_usd(rest)}"))
-    return items
+        items.append(("other models", rest, f"other models: {fmt_usd(rest, d)}"))
+    return items, d
 
 
 def _cost_by_step(scan: Scan) -> List[Tuple[str, float, str]]:
@@ -179,8 +184,8 @@ def _time_series(scan: Scan) -> Dict[str, Any]:
         a = t0 + int(b * width)
         z = t0 + int((b + 1) * width)
         usd = cost[b] / 1e12
-        bars.append((a, z, usd, f"{fmt_time(a)}–{fmt_time(z)} UTC: {fmt_usd(usd)} in {runs[b]:,} runs "
-                     f"({fmt_usd(usd / runs[b])} per run)"))
+        spent, per_run = usd_column((usd, usd / runs[b]))
+        bars.append((a, z, usd, f"{fmt_time(a)}–{fmt_time(z)} UTC: {spent} in {runs[b]:,} runs ({per_run} per run)"))
     lines: Dict[str, List[Tuple[int, float]]] = {}
     names = sorted(scan.score_points, key=lambda n: -len(scan.score_points[n]))[:MAX_SCORE_LINES]
     for name in names:
@@ -203,7 +208,8 @@ def _time_series(scan: Scan) -> Dict[str, Any]:
 def _alert_text(ts: int, p: Dict[str, Any]) -> str:
     bits = [f"{fmt_time(ts, date=True)} UTC", str(p.get("level", "")).upper(), str(p.get("metric", ""))]
     if "value" in p:
-        bits.append(f"value {p.get('value')} vs threshold {p.get('threshold')}")
+        value, threshold = alert_amounts(p)
+        bits.append(f"value {value} vs threshold {threshold}")
     if p.get("state"):
         bits.append(f"[{p.get('state')}]")
     series = p.get("series")
@@ -258,6 +264,12 @@ def recent_runs(scan: Scan, limit: int) -> List[Run]:
     return runs
 
 
+def _label(s: Span, ops: Dict[str, str], models: Dict[str, str]) -> str:
+    """A span's label in the waterfall (as the page's script writes it in the tree)."""
+    return (ops[flat(s.operation)] + (" " + models[flat(s.model)] if s.model else "")
+            + (f" #{s.step}" if s.step is not None else "") + (f" retry {s.retry}" if s.retry else ""))
+
+
 def run_data(run: Run) -> Dict[str, Any]:
     """What the page's script needs to draw one run (compact keys; see SCRIPT in _html)."""
     marks = run.marks_by_span()
@@ -271,6 +283,11 @@ def run_data(run: Run) -> Dict[str, Any]:
         keep = must | {others[int(i * stride)].span.span_id for i in range(budget)}
         order = [n for n in order if n.span.span_id in keep]
     t0 = run.start_ns
+    d = run.money_decimals()
+    ops = shorten_unique((flat(n.span.operation) for n in order), 80)
+    models = shorten_unique((flat(n.span.model) for n in order if n.span.model), 60)
+    labels = {n.span.span_id: _label(n.span, ops, models) for n in order}
+    short = shorten_unique(labels.values(), WATERFALL_LABEL)
     rows = []
     for node in order:
         s = node.span
@@ -281,10 +298,12 @@ def run_data(run: Run) -> Dict[str, Any]:
             dur = s.latency_ms or 0.0
         mk = "".join("e" if m.kind == "error" else "s" for m in marks.get(s.span_id, ()))
         row: Dict[str, Any] = {
-            "d": node.depth, "op": one_line(s.operation, 80), "m": one_line(s.model, 60) if s.model else None,
+            "d": node.depth, "op": ops[flat(s.operation)], "m": models[flat(s.model)] if s.model else None,
+            "wl": short[labels[s.span_id]],
             "st": s.step, "r": s.retry, "s": round(max(0.0, start), 3), "e": round(max(0.0, dur), 3),
             "err": 1 if s.error else 0, "ti": s.tokens_in, "to": s.tokens_out,
-            "c": _finite(s.cost), "u": 1 if s.unpriced else 0, "lat": _finite(s.latency_ms),
+            "c": _finite(s.cost), "cs": fmt_usd(s.cost, d) if s.cost is not None else None,
+            "u": 1 if s.unpriced else 0, "lat": _finite(s.latency_ms),
             "sc": " ".join(f"{k}={v:.4g}" for k, v in sorted(s.scores.items())) or None,
             "et": None, "mk": mk or None,
         }
@@ -304,7 +323,7 @@ def run_data(run: Run) -> Dict[str, Any]:
         share = f" ({100 * m.cost_from / run.cost:.0f}% of the run)" if run.cost > 0 else ""
         where = s.operation + (f" ({s.model})" if s.model else "") + (f" step {s.step}" if s.step is not None else "")
         sym = "✗" if m.kind == "error" else "↓"
-        text = f"{sym} {title}: {where}: {m.detail} — {fmt_usd(m.cost_from)} spent from there on{share}"
+        text = f"{sym} {title}: {where}: {m.detail} — {fmt_usd(m.cost_from, d)} spent from there on{share}"
         mark_list.append({"kind": m.kind, "text": one_line(text, 400)})
     return {"id": run.trace_id, "name": run.name, "dur": round(dur, 3), "cost": _finite(run.cost),
             "total": total, "shown": len(rows), "marks": mark_list, "spans": rows}
@@ -338,8 +357,9 @@ def build_page(scan: Scan, path: str, *, traces: int = MAX_TRACES) -> str:
         f'<div class="card{" bad" if bad else ""}"><span class="muted">{esc(k)}</span><b>{esc(v)}</b></div>'
         for k, v, bad in cards) + "</div></header><main>")
 
+    by_model, d = _cost_by_model(scan)
     body.append('<section class="row"><div><h2>Cost by model</h2>'
-                + hbar_chart(_cost_by_model(scan), fmt_usd, width=560, title="cost by model")
+                + hbar_chart(by_model, lambda v: fmt_usd(v, d), width=560, title="cost by model")
                 + '</div><div><h2>Cost by step</h2>'
                 + vbar_chart(_cost_by_step(scan), usd_tick, width=560, title="cost by agent step")
                 + "</div></section>")
@@ -364,7 +384,7 @@ def build_page(scan: Scan, path: str, *, traces: int = MAX_TRACES) -> str:
             return table(
                 ["time (UTC)", "level", "state", "metric", "value", "threshold", "message"],
                 [[fmt_time(t, date=True), p.get("level", ""), p.get("state", ""), p.get("metric", ""),
-                  p.get("value", ""), p.get("threshold", ""), one_line(p.get("message", ""), 160)]
+                  *("" if v is None else v for v in alert_amounts(p)), one_line(p.get("message", ""), 160)]
                  for t, p in items],
                 numeric_from=4, classes=["err" if p.get("level") == "critical" else "" for _, p in items])
 
@@ -380,11 +400,12 @@ def build_page(scan: Scan, path: str, *, traces: int = MAX_TRACES) -> str:
     runs = recent_runs(scan, traces)
     data = {"traces": [run_data(r) for r in runs]}
     if runs:
+        names = shorten_unique((flat(r.name) for r in runs), 40)
         options = "".join(
-            f'<option value="{i}">{esc(fmt_time(r.end_ns))} · {esc(one_line(r.name, 40) or "(no root)")} · '
-            f'{esc(fmt_usd(r.cost))} · {len(r.spans)} spans{" · " + str(r.errors) + " errors" if r.errors else ""}'
+            f'<option value="{i}">{esc(fmt_time(r.end_ns))} · {esc(names[flat(r.name)] or "(no root)")} · '
+            f'{esc(cost)} · {len(r.spans)} spans{" · " + str(r.errors) + " errors" if r.errors else ""}'
             f' · {esc(r.trace_id[:12])}</option>'
-            for i, r in enumerate(runs))
+            for i, (r, cost) in enumerate(zip(runs, usd_column(r.cost for r in runs))))
         body.append("<section><h2>Run timeline</h2>"
                     f'<label>run: <select id="trace-select">{options}</select></label> '
                     f'<span class="note">the {len(runs)} most recent runs, newest first</span>'
@@ -398,14 +419,17 @@ def build_page(scan: Scan, path: str, *, traces: int = MAX_TRACES) -> str:
     if rep["top_traces"]:
         body.append("<section class=\"row\"><div><h2>Most expensive runs</h2>" + table(
             ["trace", "root", "cost", "spans", "errors"],
-            [[t["trace_id"][:16], t["root"] or "", fmt_usd(t["cost_usd"]), t["spans"], t["errors"]]
-             for t in rep["top_traces"]], numeric_from=2) + "</div>")
+            [[t["trace_id"][:16], t["root"] or "", cost, t["spans"], t["errors"]]
+             for t, cost in zip(rep["top_traces"], usd_column(t["cost_usd"] for t in rep["top_traces"]))],
+            numeric_from=2) + "</div>")
         body.append("<div><h2>Most expensive steps</h2>" + table(
             ["trace", "step", "operations", "cost", "spans"],
-            [[t["trace_id"][:16], t["step"], ", ".join(t["operations"]), fmt_usd(t["cost_usd"]), t["spans"]]
-             for t in rep["top_steps"]], numeric_from=3) + "</div></section>")
-    waste = (f"Waste: {fmt_usd(w['cost_usd'])} and {w['tokens']:,} tokens in {w['spans']:,} spans that failed "
-             f"({fmt_usd(w['failed']['cost_usd'])}) or were retried away ({fmt_usd(w['retried']['cost_usd'])}).")
+            [[t["trace_id"][:16], t["step"], ", ".join(t["operations"]), cost, t["spans"]]
+             for t, cost in zip(rep["top_steps"], usd_column(t["cost_usd"] for t in rep["top_steps"]))],
+            numeric_from=3) + "</div></section>")
+    wasted, failed, retried = usd_column((w["cost_usd"], w["failed"]["cost_usd"], w["retried"]["cost_usd"]))
+    waste = (f"Waste: {wasted} and {w['tokens']:,} tokens in {w['spans']:,} spans that failed "
+             f"({failed}) or were retried away ({retried}).")
     inp = rep["input"]
     notes = [waste]
     if inp["undecodable"]:
@@ -423,9 +447,9 @@ def _groups_table(groups: List[Dict[str, Any]], by: str) -> str:
     return table(
         [by, "calls", "errors", "retries", "tokens in", "tokens out", "cost", "unpriced", "p50", "p95", "p99"],
         [[r["group"] if r["group"] is not None else "(none)", f"{r['calls']:,}", f"{r['errors']:,}",
-          f"{r['retries']:,}", f"{r['tokens_in']:,}", f"{r['tokens_out']:,}", fmt_usd(r["cost_usd"]),
+          f"{r['retries']:,}", f"{r['tokens_in']:,}", f"{r['tokens_out']:,}", cost,
           f"{r['unpriced']:,}", fmt_ms(r["latency_ms_p50"]), fmt_ms(r["latency_ms_p95"]),
-          fmt_ms(r["latency_ms_p99"])] for r in rows],
+          fmt_ms(r["latency_ms_p99"])] for r, cost in zip(rows, usd_column(r["cost_usd"] for r in rows))],
         classes=["err" if r["errors"] else "" for r in rows])
 
 
