@@ -49,7 +49,7 @@ def capture(**options: Any) -> Iterator[Captured]:
     """Route traces to memory for the block (other options as for ``mist.configure``), then
     restore the previous sinks and settings."""
     s = _runtime.settings
-    previous = dict(
+    previous: Dict[str, Any] = dict(
         sink=list(_runtime.writer.sinks), source=s.source, capture_content=s.capture_content,
         alerts=s.alerts, alert_floors=s.alert_floors, sample=s.sample,
         batch_bytes=None, flush_interval=_runtime.writer.interval,

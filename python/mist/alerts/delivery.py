@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, TypeVar
 
 from ..core import hooks
 from ..core.messages import emit_message
@@ -16,8 +16,14 @@ _thread: "threading.Thread | None" = None
 _lock = threading.Lock()
 counters = {"alerts": 0, "callback_errors": 0, "callback_dropped": 0}
 
+# A callback takes the alert payload, a dict (the MTTP ``trace.alert`` payload: ``level``,
+# ``metric``, ``value``, ``threshold``, ``message``, and ``state``, ``baseline``, ``detector``,
+# ``series``, ``since_ns``, ``evidence`` when known); what it returns is ignored. on_alert returns
+# the callback as given, typed as given.
+AlertCallback = TypeVar("AlertCallback", bound=Callable[[Dict[str, Any]], object])
 
-def on_alert(callback: Callable[[Dict[str, Any]], Any]) -> Callable[[Dict[str, Any]], Any]:
+
+def on_alert(callback: AlertCallback) -> AlertCallback:
     """Call ``callback(alert_payload)`` for every alert this process fires (usable as a decorator)."""
     if not callable(callback):
         raise ConfigError(f"mist.on_alert({callback!r}): expected a callable taking the alert payload dict")

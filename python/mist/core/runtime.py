@@ -8,7 +8,7 @@ import re
 import signal
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from .. import config
 from ..costs.table import PriceTable
@@ -73,15 +73,19 @@ def _check_number(opt: str, v: Any, lo: float, hi: float, integer: bool = False)
     return v
 
 
+# What configure(redact=...) takes: a regex, a callable str -> str, or a list or tuple of these.
+_Redaction = Union[str, "re.Pattern[str]", Callable[[str], str]]
+
+
 def configure(
-    sink: Union[str, Sink, List[Union[str, Sink]], None] = None,
+    sink: Union[str, Sink, Sequence[Union[str, Sink]], None] = None,
     *,
     source: Optional[str] = None,
     capture_content: Optional[bool] = None,
-    redact: Any = None,
+    redact: Union[str, Callable[[str], str], Sequence[_Redaction], None] = None,
     alerts: Optional[bool] = None,
     alert_floors: Union[str, Dict[str, Any], None] = None,
-    prices: Union[str, Dict[str, Any], None] = None,
+    prices: Union[str, "os.PathLike[str]", Mapping[str, Any], None] = None,
     batch_bytes: Optional[int] = None,
     flush_interval: Optional[float] = None,
     max_buffer_bytes: Optional[int] = None,

@@ -68,7 +68,7 @@ original call proceeds untraced.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, TypeVar
 
 from .. import providers
 from ..core import runtime as _runtime
@@ -80,8 +80,10 @@ _MARK = "_mist_instrumented"  # on the client: the patches to undo, [(object, na
 _ORIGINAL = "__mist_original__"  # on a wrapper: the method it wraps
 _CACHED = ("with_raw_response", "with_streaming_response")  # SDK cached properties that capture create
 
+C = TypeVar("C")  # the client's own type: instrument() returns the client it was given
 
-def instrument(client: Any, *, include_usage: bool = True) -> Any:
+
+def instrument(client: C, *, include_usage: bool = True) -> C:
     """Trace every model call of ``client`` (OpenAI, AsyncOpenAI, Anthropic, AsyncAnthropic).
 
     Patches the client in place and returns it; calling it twice does not double-trace.
@@ -112,7 +114,7 @@ def instrument(client: Any, *, include_usage: bool = True) -> Any:
     return client
 
 
-def uninstrument(client: Any) -> Any:
+def uninstrument(client: C) -> C:
     """Undo :func:`instrument`: every patched method (and ``copy`` / ``with_options``) restored.
     Spans of calls already under way still end. Returns the client."""
     patches = getattr(client, _MARK, None)
@@ -135,7 +137,7 @@ def uninstrument(client: Any) -> Any:
     return client
 
 
-def is_instrumented(client: Any) -> bool:
+def is_instrumented(client: object) -> bool:
     """True when :func:`instrument` has patched ``client`` (and :func:`uninstrument` has not undone it)."""
     return isinstance(getattr(client, _MARK, None), list)
 

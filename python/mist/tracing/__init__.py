@@ -4,8 +4,8 @@ context (:mod:`.span`, :mod:`.step`, :mod:`.context`; shared with OpenTelemetry 
 no-op twins used under ``MIST_DISABLED=1`` (:mod:`.disabled`)."""
 from __future__ import annotations
 
-from .context import wrap
-from .span import Span, Trace, current_span, span, trace, traceparent
+from .context import traceparent, wrap
+from .span import Span, Trace, current_span, score, span, trace
 from .step import step
 
-__all__ = ["Span", "Trace", "span", "trace", "step", "current_span", "traceparent", "wrap"]
+__all__ = ["Span", "Trace", "span", "trace", "step", "current_span", "traceparent", "wrap", "score"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextvars
 import functools
 from contextvars import ContextVar
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, ParamSpec, TypeVar
 
 from ..core import runtime
 from . import otel_bridge as _otel
@@ -17,7 +17,8 @@ _current: "ContextVar[Any]" = ContextVar("mist.current_span", default=None)
 _OTEL = _otel.MODULE
 _modules = _otel.modules
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _Parent:
@@ -40,7 +41,8 @@ runtime.use_context(_Parent())  # the core reads the current parent's ids for em
 
 
 def current_span() -> Any:
-    """The innermost open span in this context (a :class:`mist.Span`), or None."""
+    """The innermost open span in this context (a :class:`mist.Span`), or None. (Typed as such
+    where :mod:`.span` re-exports it: this module is below it and cannot name the class.)"""
     return _current.get()
 
 
@@ -55,7 +57,7 @@ def traceparent() -> str:
     return s.traceparent if s is not None else ""
 
 
-def wrap(fn: F) -> F:
+def wrap(fn: Callable[P, R]) -> Callable[P, R]:
     """``fn``, to run in another thread with this context: the current trace, span and budget (and
     OpenTelemetry's current span). ``pool.submit(mist.wrap(work), x)``, ``pool.map(mist.wrap(work),
     xs)``, ``threading.Thread(target=mist.wrap(work))``. The context is captured now; each call runs
@@ -63,7 +65,7 @@ def wrap(fn: F) -> F:
     ctx = contextvars.copy_context()
 
     @functools.wraps(fn)
-    def run_in_context(*args: Any, **kwargs: Any) -> Any:
+    def run_in_context(*args: P.args, **kwargs: P.kwargs) -> R:
         return ctx.copy().run(fn, *args, **kwargs)
 
-    return run_in_context  # type: ignore[return-value]
+    return run_in_context

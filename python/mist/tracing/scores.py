@@ -3,7 +3,7 @@ also fed (off the caller's thread) to the regression alerts of the span's ``scor
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from ..core import hooks, runtime as _runtime
 from ..core.backend import core
@@ -16,7 +16,7 @@ def late_score(name: str, value: float, span: Any, *, suite: str = "mist") -> bo
         v = float(value)
     except (TypeError, ValueError):
         v = math.nan
-    payload = {
+    payload: Dict[str, Any] = {
         "suite": suite,
         "task": getattr(span, "operation", "") or "",
         "passed": bool(v >= 0.5) if v == v else False,
@@ -41,7 +41,8 @@ def late_score(name: str, value: float, span: Any, *, suite: str = "mist") -> bo
 
 def score(name: str, value: float, *, span: Any = None) -> None:
     """Attach an eval score to ``span`` (default: the current span). While the span is open it
-    becomes the attr ``score.<name>``; once it has ended, a linked ``eval.result`` is sent."""
+    becomes the attr ``score.<name>``; once it has ended, a linked ``eval.result`` is sent.
+    (``span`` is typed as a :class:`mist.Span` where :mod:`.span` re-exports this function.)"""
     target: Optional[Any] = span if span is not None else current_span()
     if target is None:
         return

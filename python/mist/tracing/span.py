@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Union
 
 from ..costs import pricing as _costs
 from ..core.backend import core
@@ -12,8 +12,13 @@ from ..errors import ConfigError
 from ..providers import from_response
 from . import budget as _budget
 from . import otel_bridge as _otel
-from .context import _current, current_span, traceparent  # noqa: F401  (re-exported)
+from .context import _current, traceparent  # noqa: F401  (re-exported)
 from .scores import late_score
+
+if TYPE_CHECKING:
+    from contextvars import Token
+
+    from typing_extensions import Self  # checkers only: no runtime dependency
 
 _now = time.time_ns
 _emit = core.emit
@@ -66,6 +71,18 @@ class Span:
     __slots__ = ("operation", "trace_id", "span_id", "parent_id", "start_ns", "end_ns", "attrs", "status", "_token", "_state",
                  "_otel")
 
+    operation: str
+    trace_id: str
+    span_id: str
+    parent_id: Optional[str]
+    start_ns: int
+    end_ns: int  # 0 until the span ends
+    attrs: Dict[str, Any]
+    status: str  # "ok" or "error"
+    _token: Optional[Token[Any]]
+    _state: Optional[_TraceState]
+    _otel: Any
+
     def __init__(self, operation: str, *, model: Optional[str] = None, provider: Optional[str] = None, **attrs: Any) -> None:
         parent = _current.get()
         if parent is None:
@@ -94,7 +111,7 @@ class Span:
         self.start_ns = _now()
 
     # ---- context manager ----
-    def __enter__(self) -> "Span":
+    def __enter__(self) -> Self:
         # start_ns was taken in __init__ (back to back with this call in a `with` statement)
         st = self._state
         if st is not None and st.budget is not None:
@@ -104,7 +121,7 @@ class Span:
             self._otel = _otel.attach(self)
         return self
 
-    def __exit__(self, et: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, et: Any, exc: Any, tb: Any) -> Literal[False]:
         # _leave() and end() inlined: this runs for every traced block
         token = self._token
         if token is not None:
@@ -133,10 +150,10 @@ class Span:
             pass
         return False
 
-    async def __aenter__(self) -> "Span":
+    async def __aenter__(self) -> Self:
         return self.__enter__()
 
-    async def __aexit__(self, et: Any, exc: Any, tb: Any) -> bool:
+    async def __aexit__(self, et: Any, exc: Any, tb: Any) -> Literal[False]:
         return self.__exit__(et, exc, tb)
 
     def _leave(self) -> None:
@@ -168,7 +185,7 @@ class Span:
         except Exception:  # tracing never raises into the application
             pass
 
-    def _cost(self, attrs: dict) -> None:
+    def _cost(self, attrs: Dict[str, Any]) -> None:
         cost = attrs.get("cost_usd")
         if cost is None and "model" in attrs and ("tokens_in" in attrs or "tokens_out" in attrs):
             cost = _costs.price(attrs)  # an unknown model is flagged unpriced
@@ -176,14 +193,14 @@ class Span:
             self._state.add(float(cost))
 
     # ---- attributes ----
-    def set(self, **attrs: Any) -> "Span":
+    def set(self, **attrs: Any) -> Self:
         """Add or replace attributes."""
         self.attrs.update(attrs)
         return self
 
     def usage(self, tokens_in: Optional[int] = None, tokens_out: Optional[int] = None, cache_read: Optional[int] = None,
               cache_write: Optional[int] = None, reasoning: Optional[int] = None,
-              cache_write_1h: Optional[int] = None) -> "Span":
+              cache_write_1h: Optional[int] = None) -> Self:
         """Token counts with OpenTelemetry GenAI semantics: ``tokens_in`` includes cache reads and
         writes, ``tokens_out`` includes reasoning tokens; ``cache_write_1h`` is the part of the
         cache writes made with a one-hour lifetime (priced apart: Anthropic charges 2× input)."""
@@ -202,7 +219,7 @@ class Span:
             a["tokens_cache_write_1h"] = cache_write_1h
         return self
 
-    def record(self, response: Any) -> "Span":
+    def record(self, response: Any) -> Self:
         """Read model, usage and finish reason from an OpenAI or Anthropic response (or a dict of
         the same shape). Never raises."""
         try:
@@ -214,7 +231,7 @@ class Span:
                 self.attrs[k] = v
         return self
 
-    def score(self, name: str, value: float) -> "Span":
+    def score(self, name: str, value: float) -> Self:
         """An eval score for this span (``score.<name>``); after the span ended it is sent as a
         linked ``eval.result``."""
         if self.end_ns:
@@ -223,7 +240,7 @@ class Span:
             self.attrs["score." + str(name)] = value
         return self
 
-    def error(self, exc_or_message: Union[BaseException, str]) -> "Span":
+    def error(self, exc_or_message: Union[BaseException, str]) -> Self:
         """Mark the span failed, with ``error`` and ``error_type``."""
         self.status = "error"
         if isinstance(exc_or_message, BaseException):
@@ -283,7 +300,7 @@ class Trace(Span):
         if budget_usd is not None:
             self.attrs["budget_usd"] = float(budget_usd)
 
-    def __enter__(self) -> "Span":
+    def __enter__(self) -> Self:
         self._token = _current.set(self)
         if _OTEL in _modules:  # OpenTelemetry sees this trace as its current span
             self._otel = _otel.attach(self)
@@ -295,6 +312,24 @@ class Trace(Span):
         """The cost of every span of this trace that has ended so far."""
         return self._state.spent if self._state is not None else 0.0
 
+    @property
+    def budget_usd(self) -> Optional[float]:
+        """The ``budget_usd`` this trace was given (None: no budget)."""
+        return self._state.budget if self._state is not None else None
+
 
 span = Span
 trace = Trace
+
+if TYPE_CHECKING:
+    # context.py and scores.py are below this module (it imports them), so they cannot name Span:
+    # their public functions are re-exported from here, declared for checkers with Span in their types
+    def current_span() -> Optional[Span]:
+        """The innermost open span in this context (a :class:`mist.Span`), or None."""
+
+    def score(name: str, value: float, *, span: Optional[Span] = None) -> None:
+        """Attach an eval score to ``span`` (default: the current span). While the span is open it
+        becomes the attr ``score.<name>``; once it has ended, a linked ``eval.result`` is sent."""
+else:
+    from .context import current_span
+    from .scores import score

@@ -4,15 +4,26 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, Optional, ParamSpec, TypeVar, Union, overload
 
 from . import otel_bridge as _otel
-from .span import Span, _current
+from .context import _current
+from .span import Span
 
 _OTEL = _otel.MODULE
 _modules = _otel.modules
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# For checkers, the decorated function keeps its exact signature: parameters (P) and return type
+# (R), which for an async function is its coroutine and for a generator its Generator /
+# AsyncGenerator, so one pair of overloads covers the four kinds of function.
+@overload
+def step(operation: Callable[P, R]) -> Callable[P, R]: ...
+@overload
+def step(operation: Optional[str] = None) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
 def step(operation: Union[str, Callable[..., Any], None] = None) -> Any:
@@ -22,9 +33,10 @@ def step(operation: Union[str, Callable[..., Any], None] = None) -> Any:
     """
     if callable(operation):
         return step(None)(operation)
+    name = operation
 
-    def deco(fn: F) -> F:
-        op = operation or getattr(fn, "__qualname__", getattr(fn, "__name__", "step"))
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        op = name or str(getattr(fn, "__qualname__", getattr(fn, "__name__", "step")))
 
         def start() -> Span:
             sp = Span(op)
@@ -64,7 +76,7 @@ def step(operation: Union[str, Callable[..., Any], None] = None) -> Any:
                 finally:
                     sp.end(exc)
 
-            return agen_wrapper  # type: ignore[return-value]
+            return agen_wrapper
 
         if inspect.isgeneratorfunction(fn):
 
@@ -98,7 +110,7 @@ def step(operation: Union[str, Callable[..., Any], None] = None) -> Any:
                 finally:
                     sp.end(exc)
 
-            return gen_wrapper  # type: ignore[return-value]
+            return gen_wrapper
 
         if asyncio.iscoroutinefunction(fn):
 
@@ -107,13 +119,13 @@ def step(operation: Union[str, Callable[..., Any], None] = None) -> Any:
                 with start():
                     return await fn(*args, **kwargs)
 
-            return async_wrapper  # type: ignore[return-value]
+            return async_wrapper
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with start():
                 return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return deco

@@ -17,7 +17,7 @@ import gzip
 import os
 import sys
 import zlib
-from typing import IO, Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import IO, Any, Dict, Iterator, List, Literal, Optional, Tuple, Union
 
 from ..codec import strictjson as _strictjson
 
@@ -115,7 +115,7 @@ def _decoder() -> Any:
     return _decode_chunk_python
 
 
-def read(path: Union[str, "os.PathLike[str]"], errors: str = "raise") -> Iterator[Dict[str, Any]]:
+def read(path: Union[str, "os.PathLike[str]"], errors: Literal["raise", "skip"] = "raise") -> Iterator[Dict[str, Any]]:
     """Envelopes (dicts) of a JSONL or .gz file, or ``-`` for stdin, in file order.
 
     ``errors="raise"``: a bad line raises ``ValueError("FILE:LINE: why")``; ``"skip"``: bad lines
