@@ -25,8 +25,11 @@ marker::
     def test_prompt_is_recorded(mist_spans):
         ...
 
-The plugin imports nothing from mist until a test asks for one of its fixtures, and does nothing
-for tests that do not.
+This file imports only pytest, and mist when a test first asks for a fixture; tests that do not
+are left alone. It relies on nothing of the package around it, so that it can be loaded as a
+top-level module: loaded as ``mist.pytest_plugin``, Python imports the ``mist`` package first,
+which configures mist from the environment before a user's conftest has set it
+(tests/test_pytest_plugin.py shows both).
 """
 from __future__ import annotations
 

@@ -44,18 +44,29 @@ def empty_chart(message: str, width: int = 640, height: int = 60) -> str:
             f'{esc(message)}</text></svg>')
 
 
+CHAR_W = 7  # px, about, of a character of the charts' 12px text
+
+
+def _label_room(labels: Sequence[str], least: int, most: int) -> int:
+    """Pixels left of a chart for its labels: ``least``, or more for labels made longer than
+    planned (to tell two apart, see ``_names``), up to ``most``."""
+    return max(least, min(most, 14 + CHAR_W * max(map(len, labels), default=0)))
+
+
 def hbar_chart(items: Sequence[Tuple[str, float, str]], fmt: Callable[[float], str], *,
                width: int = 640, bar_h: int = 18, label_w: int = 190, title: str = "") -> str:
-    """Horizontal bars: ``(label, value, tooltip)`` per row, longest value = full width."""
+    """Horizontal bars: ``(label, value, tooltip)`` per row, longest value = full width; labels
+    shortened in the middle to 28 characters, each still unique."""
     if not items:
         return empty_chart("no data")
+    shown = shorten_unique((label for label, _, _ in items), 28)
+    label_w = _label_room(list(shown.values()), label_w, width // 2)
     top = max((v for _, v, _ in items), default=0) or 1.0
     value_w = 96
     plot_w = width - label_w - value_w
     h = len(items) * (bar_h + 6) + 8
     out = [f'<svg class="chart" width="{width}" height="{h}" viewBox="0 0 {width} {h}" role="img" '
            f'aria-label="{esc(title)}">']
-    shown = shorten_unique((label for label, _, _ in items), 28)
     for i, (label, value, tip) in enumerate(items):
         y = 4 + i * (bar_h + 6)
         w = max(1.0, plot_w * max(value, 0) / top) if value > 0 else 0.0
@@ -117,7 +128,8 @@ def latency_histograms(rows: Sequence[Tuple[str, List[int], Dict[str, Optional[f
     """
     if not rows or len(edges) < 2:
         return empty_chart("no latencies")
-    left, right = 150, 12
+    shown = shorten_unique((row[0] for row in rows), 22)
+    left, right = _label_room(list(shown.values()), 150, width // 3), 12
     plot_w = width - left - right
     lo, hi = math.log10(edges[0]), math.log10(edges[-1])
     span = (hi - lo) or 1.0
@@ -129,7 +141,6 @@ def latency_histograms(rows: Sequence[Tuple[str, List[int], Dict[str, Optional[f
     out = [f'<svg class="chart" width="{width}" height="{h}" viewBox="0 0 {width} {h}" role="img" '
            f'aria-label="latency distribution per operation">']
     nb = len(edges) - 1
-    shown = shorten_unique((row[0] for row in rows), 22)
     for r, (label, counts, pct, calls) in enumerate(rows):
         y0 = 6 + r * row_h
         bar_area = row_h - 14
@@ -305,7 +316,8 @@ function ms(v){return v==null?"-":(v>=1000?(v/1000).toFixed(2)+"s":(v>=10?v.toFi
 function label(n){return n.op+(n.m?" "+n.m:"")+(n.st!=null?" #"+n.st:"")+(n.r?" retry "+n.r:"");}
 function waterfall(t){
   var box=document.getElementById("waterfall");box.textContent="";
-  var rows=t.spans,W=960,L=300,R=70,RH=16,H=rows.length*RH+30,total=Math.max(t.dur,0.001);
+  var rows=t.spans,W=960,R=70,RH=16,H=rows.length*RH+30,total=Math.max(t.dur,0.001);
+  var L=rows.reduce(function(m,n){return Math.max(m,14+Math.min(n.d,12)*10+7*n.wl.length);},300);L=Math.min(L,520);
   var svg=s("svg",{"class":"chart",width:W,height:H,viewBox:"0 0 "+W+" "+H,role:"img","aria-label":"waterfall"});
   for(var k=0;k<=4;k++){var x=L+(W-L-R)*k/4;
     svg.appendChild(s("line",{x1:x,x2:x,y1:0,y2:H-22,"class":"grid"}));

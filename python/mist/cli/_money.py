@@ -11,7 +11,7 @@ The rule, the same in every command that prints dollars (``report``, ``replay``,
 - A non-zero amount that would round to zero at that precision prints as the column's
   resolution with ``<``: ``<$0.000001``, never ``$0.000000``. Zero prints as ``$0.00`` with the
   column's decimals.
-- Thousands are always separated by commas (``$1,161.03``); a negative amount is ``-$0.50``.
+- Thousands are always separated by commas (``$1,161.03``); a negative amount is ``-$1.25``.
 - One amount on its own is a column of one: ``$0.00000016``, ``$0.0149``, ``$1,161.03``.
 - A stream (``mist tail``), whose column is never complete, uses a fixed ``STREAM_DECIMALS``.
 

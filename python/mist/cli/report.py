@@ -60,7 +60,9 @@ and a table with one row per group: calls, errors, retries, tokens in / out /
 cache read / cache write / reasoning, cost, unpriced spans, and latency
 p50 / p95 / p99 (nearest-rank).
 
-Spans without a known price are counted in their own column, never as $0."""
+Spans without a known price are counted in their own column, never as $0.
+Costs in the table share one precision per column (3 significant digits for
+its smallest amount); --format json and csv give the full numbers."""
 EPILOG = """\
 examples:
   mist report traces.jsonl                    # per operation, with the headline
@@ -1013,7 +1015,9 @@ def format_csv(rep: Dict[str, Any]) -> str:
 def add_arguments(parser: Any) -> None:
     parser.add_argument("file", metavar="FILE", help="MTTP JSONL trace file (.gz accepted; '-' = stdin)")
     parser.add_argument("--by", choices=BY_CHOICES, default="operation",
-                        help="group rows by span operation (default), model, trace id or agent step")
+                        help="group rows by span operation (default), model (as requested: a dated "
+                             "snapshot such as gpt-4o-mini-2024-07-18 counts under gpt-4o-mini), trace id "
+                             "or agent step")
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="table (default, for people), json (everything) or csv (the group rows)")
     parser.add_argument("--limit", type=int, metavar="N", default=None,

@@ -53,7 +53,7 @@ MAX_MODELS = 12
 MAX_STEPS = 60
 MAX_OPS = 8
 MAX_ALERT_ROWS = 200
-WATERFALL_LABEL = 38  # characters of a span's label left of the waterfall bars
+WATERFALL_NAMES = (24, 22)  # characters of the operation and the model in a waterfall label (as tail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,7 +265,8 @@ def recent_runs(scan: Scan, limit: int) -> List[Run]:
 
 
 def _label(s: Span, ops: Dict[str, str], models: Dict[str, str]) -> str:
-    """A span's label in the waterfall (as the page's script writes it in the tree)."""
+    """A span's label in the waterfall (as the page's script writes it in the tree), with the
+    operation and model names of ``ops`` and ``models``."""
     return (ops[flat(s.operation)] + (" " + models[flat(s.model)] if s.model else "")
             + (f" #{s.step}" if s.step is not None else "") + (f" retry {s.retry}" if s.retry else ""))
 
@@ -284,10 +285,10 @@ def run_data(run: Run) -> Dict[str, Any]:
         order = [n for n in order if n.span.span_id in keep]
     t0 = run.start_ns
     d = run.money_decimals()
-    ops = shorten_unique((flat(n.span.operation) for n in order), 80)
-    models = shorten_unique((flat(n.span.model) for n in order if n.span.model), 60)
-    labels = {n.span.span_id: _label(n.span, ops, models) for n in order}
-    short = shorten_unique(labels.values(), WATERFALL_LABEL)
+    op_names = [flat(n.span.operation) for n in order]
+    model_names = [flat(n.span.model) for n in order if n.span.model]
+    ops, models = shorten_unique(op_names, 80), shorten_unique(model_names, 60)  # (the tree)
+    w_ops, w_models = (shorten_unique(names, w) for names, w in zip((op_names, model_names), WATERFALL_NAMES))
     rows = []
     for node in order:
         s = node.span
@@ -299,7 +300,7 @@ def run_data(run: Run) -> Dict[str, Any]:
         mk = "".join("e" if m.kind == "error" else "s" for m in marks.get(s.span_id, ()))
         row: Dict[str, Any] = {
             "d": node.depth, "op": ops[flat(s.operation)], "m": models[flat(s.model)] if s.model else None,
-            "wl": short[labels[s.span_id]],
+            "wl": _label(s, w_ops, w_models),
             "st": s.step, "r": s.retry, "s": round(max(0.0, start), 3), "e": round(max(0.0, dur), 3),
             "err": 1 if s.error else 0, "ti": s.tokens_in, "to": s.tokens_out,
             "c": _finite(s.cost), "cs": fmt_usd(s.cost, d) if s.cost is not None else None,
