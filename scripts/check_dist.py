@@ -13,9 +13,10 @@ with MIST_BUILD_PURE=1. Cargo's output goes to target/dist-check (kept between r
 The checks: file lists (what each must hold and must not), wheel tags, RECORD hashes, the
 metadata (PEP 639 License-Expression and License-File, Requires-Python >=3.10, no Requires-Dist
 outside an extra, the same in all three), then installs into fresh venvs with no cargo, rustc or
-rustup on PATH: the pure wheel and the sdist must give ``mist.backend == "python"``, the native
-wheel ``"native"``; the ``mist`` command and a fast selection of the test suite run against each
-installed wheel (the tests copied out of the tree, so the source tree cannot be imported).
+rustup on PATH: the pure wheel, the sdist and an editable install of the unpacked sdist must give
+``mist.backend == "python"``, the native wheel ``"native"``. The ``mist`` command runs from each,
+and a fast selection of the test suite against each wheel (the tests copied out of the tree, so
+the source tree cannot be imported).
 Ends with ``check_dist: N passed, M failed``; exit status 1 if any check failed.
 """
 from __future__ import annotations
@@ -116,6 +117,13 @@ def tool_python(work: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def unpack(sdist: Path, into: Path) -> Path:
+    """The sdist's top folder, unpacked into ``into``."""
+    with tarfile.open(sdist) as tf:
+        tf.extractall(into, filter="data") if hasattr(tarfile, "data_filter") else tf.extractall(into)
+    return next(into.iterdir())
+
+
 def build(dist: Path, work: Path, c: Checker) -> None:
     if dist.exists():
         shutil.rmtree(dist)
@@ -127,10 +135,7 @@ def build(dist: Path, work: Path, c: Checker) -> None:
     sdists = sorted(dist.glob(f"{DIST_NAME}-*.tar.gz"))
     if not c.check(len(sdists) == 1, "one sdist built", sdists):
         return
-    src = work / "sdist-src"
-    with tarfile.open(sdists[0]) as tf:
-        tf.extractall(src, filter="data") if hasattr(tarfile, "data_filter") else tf.extractall(src)
-    tree = next(src.iterdir())
+    tree = unpack(sdists[0], work / "sdist-src")
     now = time.time()  # the sdist's fixed mtimes would let cargo reuse a stale build in target/dist-check
     for p in tree.rglob("*"):
         os.utime(p, (now, now))
@@ -341,7 +346,9 @@ def smoke_tests_dir(work: Path) -> Path:
 
 def install_and_smoke(c: Checker, work: Path, path_env: str, label: str, target: Path, want_backend: str,
                       python: str = sys.executable, tests: bool = True) -> None:
+    """Install ``target`` (a wheel, an sdist, or a source folder: editable) and try it."""
     done = step(f"{label}: install into a fresh venv, no Rust on PATH, and smoke-test")
+    editable = target.is_dir()
     venv = work / ("venv-" + re.sub(r"\W+", "-", label))
     env = {"PATH": str(venv / "bin") + os.pathsep + path_env, "VIRTUAL_ENV": str(venv), "PYTHONPATH": "",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "MIST_PURE_PYTHON": "", "MIST_BUILD_PURE": ""}
@@ -354,14 +361,16 @@ def install_and_smoke(c: Checker, work: Path, path_env: str, label: str, target:
     pip: List[Union[str, Path]] = [sys.executable, "-m", "pip", "--python", py] if outer_pip else [py, "-m", "pip"]
     c.check(run([py, "-c", "import shutil,sys; sys.exit(any(shutil.which(t) for t in ('cargo','rustc','rustup')))"],
                 env=env).returncode == 0, f"{label}: no cargo, rustc or rustup on PATH")
-    r = run([*pip, "install", "-q", str(target), *(SMOKE_DEPS if tests else [])], env=env, cwd=work)
+    r = run([*pip, "install", "-q", *(["-e"] if editable else []), target, *(SMOKE_DEPS if tests else [])], env=env,
+            cwd=work)
     if not c.check(r.returncode == 0, f"{label}: pip install"):
         return done()
+    home = target / "python" if editable else venv
     probe = ("import mist, os, sys; print(mist.backend); "
-             "sys.exit(0 if os.path.realpath(mist.__file__).startswith(os.path.realpath(sys.prefix)) else 3)")
+             f"sys.exit(0 if os.path.realpath(mist.__file__).startswith(os.path.realpath({str(home)!r})) else 3)")
     r = run([py, "-c", probe], env=env, cwd=work)
     got = (r.stdout or "").strip().splitlines()[-1:] or [""]
-    c.check(r.returncode == 0, f"{label}: mist is imported from the venv, not the source tree", r.returncode)
+    c.check(r.returncode == 0, f"{label}: mist is imported from {home}", r.returncode)
     c.check(got[0] == want_backend, f"{label}: mist.backend == {want_backend!r}", got[0])
     mist = venv / "bin" / "mist"
     r = run([mist, "--version"], env=env, cwd=work)
@@ -431,6 +440,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             ("pure wheel", pures[0], "python", sys.executable, tests),
             ("native wheel", natives[0], "native", sys.executable, tests),
             ("sdist", sdists[0], "python", sys.executable, False),  # builds what the pure wheel is: tested above
+            ("editable sdist tree", unpack(sdists[0], work / "editable"), "python", sys.executable, False),
         ]
         for py in args.python:
             exe = shutil.which(py)
