@@ -120,6 +120,7 @@ def _show(diags: List[Diagnostic]) -> str:
     return "\n".join(f"  {f.name}:{line}: {msg}" for f, line, msg in diags)
 
 
+@pytest.mark.slow  # both checkers: ~15 s with mypy's cache, ~40-70 s from cold (two cores)
 @checkers_once
 @pytest.mark.parametrize("checker", ["mypy", "pyright"])
 def test_a_users_script_over_the_whole_api_type_checks(checked, checker):
@@ -128,6 +129,7 @@ def test_a_users_script_over_the_whole_api_type_checks(checked, checker):
     assert unexpected == [], f"{what} rejects ordinary user code:\n{_show(unexpected)}"
 
 
+@pytest.mark.slow  # both checkers: ~15 s with mypy's cache, ~40-70 s from cold (two cores)
 @checkers_once
 @pytest.mark.parametrize("checker", ["mypy", "pyright"])
 def test_wrong_uses_are_rejected(checked, checker):
