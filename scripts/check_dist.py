@@ -45,13 +45,13 @@ RUST_TOOLS = ("cargo", "rustc", "rustup")
 
 # In every wheel (beside the dist-info), under mist/.
 WHEEL_MUST = ["mist/__init__.py", "mist/py.typed", "mist/_native.pyi", "mist/costs/prices.json",
-              "mist/cli/__init__.py", "mist/core/pure.py"]
+              "mist/cli/__init__.py", "mist/core/pure.py", "mist_pytest/__init__.py"]
 # In the sdist, under its top folder.
 SDIST_MUST = ["pyproject.toml", "README.md", "LICENSE", "PKG-INFO", "Cargo.toml", "Cargo.lock",
               "build_backend/mist_build.py", "rust/src/lib.rs", "python/mist/__init__.py",
-              "python/mist/py.typed", "python/mist/_native.pyi", "schema/mttp.schema.json",
-              "tests/conftest.py"]
-SDIST_DIRS = ["build_backend", "python/mist", "rust", "schema", "codegen", "tests", "benches"]
+              "python/mist/py.typed", "python/mist/_native.pyi", "python/mist_pytest/__init__.py",
+              "schema/mttp.schema.json", "tests/conftest.py"]
+SDIST_DIRS = ["build_backend", "python/mist", "python/mist_pytest", "rust", "schema", "codegen", "tests", "benches"]
 # Never in any distribution.
 STRAY = re.compile(r"(^|/)(__pycache__|\.venv|venv|target|dist|build|\.git|\.hypothesis|\.benchmarks|"
                    r"\.pytest_cache|\.mypy_cache|node_modules)/|\.py[co]$|\.whl$|(^|/)mist-traces\.jsonl$|"
@@ -229,8 +229,8 @@ def check_wheel(c: Checker, path: Path, kind: str, version: str, license_text: b
         c.check(wheel_meta.get_all("Tag") == [tag], f"{label}: WHEEL Tag matches the file name", wheel_meta.get_all("Tag"))
         purelib = (wheel_meta.get("Root-Is-Purelib") or "").strip().lower() == "true"
         c.check(purelib == (kind == "pure"), f"{label}: Root-Is-Purelib {kind == 'pure'}")
-        outside = [n for n in names if not (n.startswith("mist/") or n.startswith(di + "/"))]
-        c.check(not outside, f"{label}: only mist/ and {di}/", outside[:10])
+        outside = [n for n in names if not (n.startswith(("mist/", "mist_pytest/")) or n.startswith(di + "/"))]
+        c.check(not outside, f"{label}: only mist/, mist_pytest/ (the pytest plugin) and {di}/", outside[:10])
         for must in WHEEL_MUST:
             c.check(must in names, f"{label}: has {must}")
         c.check(z.read(f"{di}/licenses/LICENSE") == license_text if f"{di}/licenses/LICENSE" in names else False,
@@ -253,6 +253,8 @@ def check_wheel(c: Checker, path: Path, kind: str, version: str, license_text: b
         ep = z.read(f"{di}/entry_points.txt").decode()
         c.check(re.search(r"^\[console_scripts\][^\[]*^mist\s*=\s*mist\.cli:main\s*$", ep, re.M | re.S) is not None,
                 f"{label}: console script mist = mist.cli:main")
+        c.check(re.search(r"^\[pytest11\][^\[]*^mist\s*=\s*mist_pytest\s*$", ep, re.M | re.S) is not None,
+                f"{label}: pytest plugin mist = mist_pytest")
         check_record(c, label, z, f"{di}/RECORD")
         return check_metadata(c, label, z.read(f"{di}/METADATA").decode(), version)
 

@@ -224,7 +224,7 @@ def test_every_part_has_its_folder():
     for folder in ("codec", "core", "tracing", "costs", "alerts", "instrument", "providers", "validation", "sinks", "cli"):
         assert (ROOT / "mist" / folder / "__init__.py").exists(), folder
     flat = sorted(p.name for p in (ROOT / "mist").glob("*.py"))
-    assert flat == ["__init__.py", "__main__.py", "config.py", "errors.py", "pytest_plugin.py", "redact.py",
+    assert flat == ["__init__.py", "__main__.py", "config.py", "errors.py", "redact.py",
                     "testing.py"], flat
 
 

@@ -1,19 +1,19 @@
-"""The pytest plugin (mist.pytest_plugin): its fixtures in a user's test session, run by pytester in
-a fresh interpreter (so the session imports mist as a user's would, on the backend this suite runs
-on: MIST_PURE_PYTHON is inherited). Until the pytest11 entry point is declared, ``-p`` loads it."""
+"""The pytest plugin (``mist_pytest``, the ``pytest11`` entry point ``mist``): its fixtures in a
+user's test session, run by pytester in a fresh interpreter (so the session imports mist as a
+user's would, on the backend this suite runs on: MIST_PURE_PYTHON is inherited)."""
 from __future__ import annotations
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = ("-p", "mist.pytest_plugin")
+PLUGIN = ("-p", "mist_pytest")
 
 
 @pytest.fixture(autouse=True)
 def only_this_plugin(monkeypatch):
-    """The inner sessions load no installed plugin but ours (given with -p, as the pytest11 entry
-    point will): some peers' plugins take half a minute to import. No MIST_SINK from this suite's
+    """The inner sessions load no installed plugin but ours (given with -p, as its pytest11 entry
+    point does): some peers' plugins take half a minute to import. No MIST_SINK from this suite's
     conftest either: the inner sessions see mist's environment as a user's shell would."""
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.delenv("MIST_SINK", raising=False)
@@ -134,7 +134,7 @@ def test_mist_testing_is_imported_only_when_a_fixture_is_used(pytester):
 
         def test_plain():
             assert "mist.testing" not in sys.modules
-            assert sys.modules["mist.pytest_plugin"]
+            assert sys.modules["mist_pytest"]
 
         def test_uses_it(mist_spans):
             assert "mist.testing" in sys.modules
@@ -163,25 +163,18 @@ def test_with_the_fixture(mist_spans):
 }
 
 
-def test_outside_the_mist_package_the_plugin_leaves_a_users_setup_alone(pytester):
-    """The same file as a top-level module (``mist_pytest``): loading it imports nothing of mist,
-    so a user's conftest still configures mist through the environment, as without the plugin."""
-    from pathlib import Path
-
-    import mist.pytest_plugin
-
-    pytester.makepyfile(mist_pytest=Path(mist.pytest_plugin.__file__).read_text())
-    pytester.makepyfile(**USERS_SETUP)
-    result = pytester.runpytest_subprocess("-p", "mist_pytest", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
-    assert not (pytester.path / "mist-traces.jsonl").exists()
-
-
-@pytest.mark.xfail(strict=True, reason="an entry point mist.pytest_plugin imports the mist package (and "
-                   "so configures it from the environment) before a user's conftest runs: spans of a "
-                   "test without the fixture go to ./mist-traces.jsonl instead of the conftest's sink")
-def test_inside_the_mist_package_the_plugin_leaves_a_users_setup_alone(pytester):
+def test_the_plugin_leaves_a_users_setup_alone(pytester):
+    """A top-level module: pytest loading it imports nothing of mist, so a user's conftest still
+    configures mist through the environment, as without the plugin (inside the mist package,
+    loading it would import and configure mist first: spans would go to ./mist-traces.jsonl)."""
     pytester.makepyfile(**USERS_SETUP)
     result = pytester.runpytest_subprocess(*PLUGIN, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     assert not (pytester.path / "mist-traces.jsonl").exists()
+
+
+def test_the_entry_point_is_declared():
+    from importlib.metadata import entry_points
+
+    [ep] = [ep for ep in entry_points(group="pytest11") if ep.name == "mist"]
+    assert ep.value == "mist_pytest"

@@ -1,4 +1,5 @@
-"""pytest fixtures for testing code that mist traces (loaded by pytest when mist-trace is installed).
+"""pytest fixtures for testing code that mist traces (the ``pytest11`` entry point ``mist``: loaded
+by pytest when mist-trace is installed; ``-p no:mist`` turns it off).
 
     def test_agent_answers_with_the_small_model(mist_spans):
         run_my_agent("What is the capital of France?")
@@ -25,11 +26,10 @@ marker::
     def test_prompt_is_recorded(mist_spans):
         ...
 
-This file imports only pytest, and mist when a test first asks for a fixture; tests that do not
-are left alone. It relies on nothing of the package around it, so that it can be loaded as a
-top-level module: loaded as ``mist.pytest_plugin``, Python imports the ``mist`` package first,
-which configures mist from the environment before a user's conftest has set it
-(tests/test_pytest_plugin.py shows both).
+This module imports only pytest, and mist when a test first asks for a fixture; tests that do
+not are left alone. It is a top-level module, not ``mist.pytest_plugin``: pytest loads plugins
+before any conftest, and importing ``mist`` configures it from the environment, which a user's
+conftest may not have set yet (tests/test_pytest_plugin.py).
 """
 from __future__ import annotations
 
