@@ -7,6 +7,8 @@ from typing import Optional
 
 from .base import Sink
 
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation (0 elsewhere)
+
 
 def _ends_torn(path: str, fd: int) -> bool:
     """Whether the file ends inside a line: a process killed while its writer was in ``write()``
@@ -16,9 +18,10 @@ def _ends_torn(path: str, fd: int) -> bool:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size <= 0:
             return False
-        rd = os.open(path, os.O_RDONLY)
-        try:
-            return os.pread(rd, 1, os.lseek(rd, 0, os.SEEK_END) - 1) != b"\n"
+        rd = os.open(path, os.O_RDONLY | _BINARY)
+        try:  # a descriptor of our own: seek + read (os.pread does not exist on Windows)
+            os.lseek(rd, -1, os.SEEK_END)
+            return os.read(rd, 1) != b"\n"
         finally:
             os.close(rd)
     except (OSError, ValueError):
@@ -35,7 +38,7 @@ class FileSink(Sink):
 
     def _open(self) -> int:
         if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _BINARY, 0o600)
             self._pid = os.getpid()
             self._torn = _ends_torn(self.path, self._fd)
         return self._fd
