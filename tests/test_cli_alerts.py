@@ -157,13 +157,13 @@ def test_unreadable_lines_in_the_middle_are_counted(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("make, fragment", [
     (lambda d: d / "missing.jsonl", "no such file"),
-    (lambda d: d, "directory"),
+    (lambda d: d, "no trace files in"),  # a directory: its trace files (here none)
 ])
 def test_unreadable_file_is_one_line_error(tmp_path, capsys, make, fragment) -> None:
     path = make(tmp_path)
     assert main(["alerts", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("mist: cannot read ") and fragment in err
+    assert err.count("\n") == 1 and err.startswith("mist: ") and fragment in err
 
 
 def test_bad_flags_are_one_line_errors(tmp_path, capsys) -> None:

@@ -357,7 +357,7 @@ def test_empty_file_reports_nothing(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["report", "/nonexistent/x.jsonl"], "no such file"),
-    (["report", "{tmp}"], "is a directory"),
+    (["report", "{tmp}"], "no trace files in"),  # a directory: its trace files (here none)
     (["report", "{garbage}"], "no line is an MTTP JSON envelope"),
     (["report", "{fixture}", "--by", "color"], "invalid choice"),
     (["report", "{fixture}", "--format", "xml"], "invalid choice"),
@@ -405,6 +405,10 @@ def test_progress_only_on_a_terminal_and_for_big_inputs():
     shown = tty.getvalue()
     assert shown.startswith("\rreading big.jsonl:  50.0% of 105 MB") and shown.endswith("\r")
     assert not Progress("small", 1000, stream=_Terminal()).enabled
+    late = Progress("medium", 8 << 20, stream=_Terminal())  # shown only once a second has passed
+    assert late.enabled
+    late.update(1 << 20)
+    assert late.stream.getvalue() == ""
     assert not Progress("piped", 100 << 20, stream=io.StringIO()).enabled
 
 

@@ -119,12 +119,13 @@ def test_control_characters_from_the_file_never_reach_the_terminal(capsys, tmp_p
     (["tail", "{gz}", "--follow"], "cannot follow a .gz file"),
     (["tail", "{fixture}", "-n", "many"], "invalid count value"),
     (["tail", "{fixture}", "--interval", "0"], "--interval"),
-    (["tail", "{dir}"], "is a directory"),
+    (["tail", "{dir}"], "no trace files in"),  # a directory: its trace files (here none)
 ])
 def test_errors_are_one_line_exit_2(tmp_path, capsys, argv, needle):
     gz = tmp_path / "f.jsonl.gz"
     gz.write_bytes(gzip.compress(b""))
-    argv = [a.format(gz=gz, fixture=FIXTURE, dir=tmp_path) for a in argv]
+    (tmp_path / "empty").mkdir()
+    argv = [a.format(gz=gz, fixture=FIXTURE, dir=tmp_path / "empty") for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("mist: ") and err.count("\n") == 1 and needle in err, err

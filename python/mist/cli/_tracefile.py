@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import time
-from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from mist.cli import CLIError
 
@@ -32,7 +32,9 @@ if _make_scanner is None:  # pragma: no cover
 _SCAN = _make_scanner(json.JSONDecoder())
 _EMPTY: Dict[str, Any] = {}
 BLOCK = 1 << 20
-PROGRESS_MIN_BYTES = 32 << 20
+PROGRESS_MIN_BYTES = 32 << 20  # shown from the start (reading this much takes over a second)
+PROGRESS_LATE_BYTES = 1 << 20  # smaller inputs (several files, .gz): shown once a second has passed
+PROGRESS_DELAY = 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -55,14 +57,15 @@ def decode(line: str) -> Optional[Dict[str, Any]]:
 
 
 class Progress:
-    """``\\r``-updated percentage on stderr, only when stderr is a terminal and the input is big."""
+    """``\\r``-updated percentage on stderr, only when stderr is a terminal and the run is long:
+    from the start for big inputs, after a second for others (never for inputs under 1 MB)."""
 
     def __init__(self, label: str, total: int, stream: Optional[IO[str]] = None) -> None:
         self.stream = stream or sys.stderr
         self.label = label
         self.total = total
-        self.enabled = total >= PROGRESS_MIN_BYTES and _isatty(self.stream)
-        self._last = 0.0
+        self.enabled = total >= PROGRESS_LATE_BYTES and _isatty(self.stream)
+        self._last = 0.0 if total >= PROGRESS_MIN_BYTES else time.monotonic() + PROGRESS_DELAY - 0.2
         self._shown = False
 
     def update(self, done: int) -> None:
@@ -94,20 +97,31 @@ class Reader:
     (the first few ``(line number, text)`` of undecodable lines).
     """
 
-    def __init__(self, path: str, *, progress: Optional[str] = None) -> None:
-        self.path = path
+    def __init__(self, path: Union[str, Sequence[str]], *, progress: Optional[str] = None) -> None:
+        # several paths read as their concatenation, one after the other (each file's own last
+        # line may be torn); ``path`` is then the first one's name with "(+N more)"
+        self.paths: List[str] = [path] if isinstance(path, str) else list(path)
+        if not self.paths:
+            raise CLIError("no input files")
+        self.path = self.paths[0] if len(self.paths) == 1 else \
+            f"{self.paths[0]} (+{len(self.paths) - 1} more)"
         self.lines_seen = 0
         self.blank = 0
         self.undecodable = 0
         self.torn = 0
         self.bad_examples: List[Tuple[int, str]] = []
         self.last_partial = False  # True while the line being handled had no newline (EOF)
-        self._raw, self._stream, size = open_binary(path)
-        self.progress = Progress(f"reading {display_name(path)}", size) if progress else None
+        self._raw, self._stream, size = open_binary(self.paths[0])
+        self._sizes = [size] + [_size_of(p) for p in self.paths[1:]]
+        label = display_name(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} files"
+        self.progress = Progress(f"reading {label}", sum(self._sizes)) if progress else None
 
     def close(self) -> None:
         if self.progress:
             self.progress.done()
+        self._close_current()
+
+    def _close_current(self) -> None:
         try:
             self._stream.close()
         finally:
@@ -121,7 +135,14 @@ class Reader:
         self.close()
 
     def iter_lines(self) -> Iterator[str]:
-        """Every non-blank line (str, no line end), in file order."""
+        """Every non-blank line (str, no line end), in file order (files in the given order)."""
+        for i, path in enumerate(self.paths):
+            if i:
+                self._close_current()
+                self._raw, self._stream, _ = open_binary(path)
+            yield from self._file_lines(path, sum(self._sizes[:i]))
+
+    def _file_lines(self, path: str, before: int) -> Iterator[str]:
         read = self._stream.read
         carry = b""
         first = True
@@ -131,12 +152,12 @@ class Reader:
             try:
                 block = read(BLOCK)
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                raise CLIError(f"cannot read {display_name(self.path)}: {describe_os_error(exc)}") from None
+                raise CLIError(f"cannot read {display_name(path)}: {describe_os_error(exc)}") from None
             if not block:
                 break
             if progress is not None:
                 try:
-                    progress.update(raw.tell())
+                    progress.update(before + raw.tell())
                 except (OSError, ValueError):
                     pass
             cut = block.rfind(b"\n")
@@ -208,7 +229,14 @@ class Reader:
                 "torn": self.torn}
 
 
-def display_name(path: str) -> str:
+def display_name(path: Union[str, Sequence[str]]) -> str:
+    """How an input is named in messages: ``<stdin>`` for ``-``; several files as the first one's
+    name and ``(+N more)``."""
+    if not isinstance(path, str):
+        paths = list(path)
+        if len(paths) != 1:
+            return f"{paths[0]} (+{len(paths) - 1} more)" if paths else "(no input)"
+        path = paths[0]
     return "<stdin>" if path == "-" else path
 
 
@@ -225,6 +253,13 @@ def describe_os_error(exc: BaseException) -> str:
     if isinstance(exc, EOFError):
         return "compressed file ended early"
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _size_of(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def open_binary(path: str) -> Tuple[IO[bytes], IO[bytes], int]:

@@ -7,10 +7,11 @@ import json
 import sys
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 from .. import config
 from . import CLIError
+from ._inputs import FILES_HELP, expand
 
 HELP = "replay a recorded trace file through the regression detectors; print the alerts"
 DESCRIPTION = """\
@@ -39,7 +40,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="a JSONL trace file (or .gz)")
+    parser.add_argument("file", nargs="+", metavar="FILE", help=FILES_HELP)
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text: one readable line per alert (default); jsonl: trace.alert "
                              "envelopes on stdout, the summary on stderr")
@@ -52,8 +53,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "over MIST_ALERT_FLOORS and the defaults")
 
 
-def _lines(path: str) -> Iterator[Tuple[int, bytes, bool]]:
-    """(line number, bytes, is the last line without a newline) for each non-blank line."""
+def _lines(paths: Sequence[str]) -> Iterator[Tuple[int, bytes, bool]]:
+    """(line number, bytes, is the last line of its file without a newline) for each non-blank
+    line of ``paths``, read one after the other (line numbers count on across files)."""
+    base = 0
+    for path in paths:
+        number = 0
+        for number, line, last in _file_lines(path):
+            yield base + number, line, last
+        base += number
+
+
+def _file_lines(path: str) -> Iterator[Tuple[int, bytes, bool]]:
     try:
         with open(path, "rb") as raw:
             head = raw.read(2)
@@ -92,7 +103,7 @@ def _text(payload: Dict[str, Any], ts: int) -> str:
     return f"{when} UTC  {state:<8} {payload['level']:<8} {payload['metric']:<16} {payload['message']}"
 
 
-def _scored_spans(path: str) -> set:
+def _scored_spans(path: Sequence[str]) -> set:
     """Span ids that the file's eval.result lines name (a first, cheap pass: only lines that
     mention eval.result are decoded), so the replay can remember just those spans' series."""
     wanted = set()
@@ -126,9 +137,12 @@ def run(args: argparse.Namespace) -> int:
     spans = evals = bad = 0
     alerts: List[Dict[str, Any]] = []
     # the (operation, model) of each span a late score names, however far apart they are
-    wanted = _scored_spans(args.file)
+    files = expand(args.file, "alerts")
+    if files == ["-"]:
+        raise CLIError("alerts: reads its input twice, so '-' (stdin) is not accepted; give a file")
+    wanted = _scored_spans(files)
     scored: Dict[str, Tuple[str, str]] = {}
-    for number, line, last in _lines(args.file):
+    for number, line, last in _lines(files):
         try:
             msg = json.loads(line)
         except ValueError:

@@ -22,6 +22,7 @@ import sys
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from mist.cli import CLIError
+from mist.cli._inputs import FILES_HELP, expand
 from mist.cli._money import fmt_usd, usd_decimals
 from mist.cli._names import shorten_unique
 from mist.cli._tracefile import (
@@ -458,7 +459,7 @@ def render(run: Run, *, full: bool, width: int, color: Palette) -> str:
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("file", metavar="FILE", help="MTTP JSONL trace file (.gz accepted; '-' = stdin)")
+    parser.add_argument("file", nargs="+", metavar="FILE", help=FILES_HELP)
     parser.add_argument("--trace", metavar="ID", help="trace id or a unique prefix of it (default: most recent run)")
     parser.add_argument("--full", action="store_true", help="print captured inputs and outputs in full")
 
@@ -467,7 +468,7 @@ def run(args: Any) -> int:
     prefix = args.trace.strip() if args.trace else None
     if prefix is not None and (not prefix or any(c not in "0123456789abcdefABCDEF" for c in prefix)):
         raise CLIError(f"--trace {args.trace!r}: expected hex characters of a trace id")
-    run_ = load_trace(args.file, prefix)
+    run_ = load_trace(expand(args.file, "replay"), prefix)
     width = shutil.get_terminal_size((100, 24)).columns
     write_out(render(run_, full=args.full, width=width, color=Palette.for_stream(sys.stdout)))
     return 0

@@ -40,9 +40,10 @@ import os
 import pickle
 import signal
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from mist.cli import CLIError
+from mist.cli._inputs import FILES_HELP, expand
 from mist.cli._money import fmt_usd, usd_column
 from mist.cli._names import shorten_unique
 from mist.cli._tracefile import (
@@ -315,7 +316,7 @@ def _fields(p: Any) -> Optional[tuple]:
                  None if cost is None else picos(cost), 1 if unpriced else 0, latency_of(a, start, end), model)
 
 
-def _scan_part(path: str, worker: int, nworkers: int, by_trace: bool, detail: bool,
+def _scan_part(path: Union[str, Sequence[str]], worker: int, nworkers: int, by_trace: bool, detail: bool,
                progress: bool, keep_traces: int) -> Scan:
     """Read ``path`` and aggregate the spans whose trace this worker owns (see ``_scan_loop``).
 
@@ -330,7 +331,7 @@ def _scan_part(path: str, worker: int, nworkers: int, by_trace: bool, detail: bo
             gc.enable()
 
 
-def _scan_loop(path: str, worker: int, nworkers: int, by_trace: bool, detail: bool,
+def _scan_loop(path: Union[str, Sequence[str]], worker: int, nworkers: int, by_trace: bool, detail: bool,
                progress: bool, keep_traces: int) -> Scan:
     """The pass itself.
 
@@ -721,12 +722,13 @@ def _score_points(out: Scan, line: str, attrs: Any, end: Optional[int]) -> None:
 # running the pass, in parallel when it pays
 
 
-def default_jobs(path: str) -> int:
-    """2+ workers for big regular files on Linux with 2+ CPUs; 1 otherwise."""
-    if path == "-" or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+def default_jobs(path: Union[str, Sequence[str]]) -> int:
+    """2+ workers for big regular files (their total size) on Linux with 2+ CPUs; 1 otherwise."""
+    paths = [path] if isinstance(path, str) else list(path)
+    if "-" in paths or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return 1
     try:
-        size = os.path.getsize(path)
+        size = sum(os.path.getsize(p) for p in paths)
     except OSError:
         return 1
     if size < PARALLEL_MIN_BYTES:
@@ -735,11 +737,13 @@ def default_jobs(path: str) -> int:
     return max(1, min(cpus, 4))
 
 
-def scan_file(path: str, *, by_trace: bool = False, detail: bool = False, jobs: Optional[int] = None,
+def scan_file(path: Union[str, Sequence[str]], *, by_trace: bool = False, detail: bool = False, jobs: Optional[int] = None,
               progress: bool = True, keep_traces: int = 50) -> Scan:
-    """One pass over ``path`` (``jobs`` worker processes, split by trace id), merged."""
+    """One pass over ``path`` (one file or several, read as their concatenation; ``jobs`` worker
+    processes, each reading every file and keeping the traces whose id it owns), merged. A trace
+    spread over several files is therefore always whole in one worker."""
     n = default_jobs(path) if jobs is None else max(1, jobs)
-    if n > 1 and (path == "-" or not hasattr(os, "fork")):
+    if n > 1 and (path == "-" or list(path) == ["-"] or not hasattr(os, "fork")):
         n = 1
     if n == 1:
         return _scan_part(path, 0, 1, by_trace, detail, progress, keep_traces)
@@ -825,7 +829,7 @@ def _sort_rows(by: str, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["cost_usd"], -r["calls"], str(r["group"])))
 
 
-def build_report(scan: Scan, by: str, path: str) -> Dict[str, Any]:
+def build_report(scan: Scan, by: str, path: Union[str, Sequence[str]]) -> Dict[str, Any]:
     """The report as plain data (what ``--format json`` prints)."""
     rows = _sort_rows(by, [group_row(k, g) for k, g in scan.groups(by).items()])
     if by == "model":
@@ -1013,7 +1017,7 @@ def format_csv(rep: Dict[str, Any]) -> str:
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("file", metavar="FILE", help="MTTP JSONL trace file (.gz accepted; '-' = stdin)")
+    parser.add_argument("file", nargs="+", metavar="FILE", help=FILES_HELP)
     parser.add_argument("--by", choices=BY_CHOICES, default="operation",
                         help="group rows by span operation (default), model (as requested: a dated "
                              "snapshot such as gpt-4o-mini-2024-07-18 counts under gpt-4o-mini), trace id "
@@ -1031,6 +1035,7 @@ def run(args: Any) -> int:
         raise CLIError("--limit must be 0 or more")
     if args.jobs is not None and args.jobs < 1:
         raise CLIError("--jobs must be 1 or more")
+    args.file = expand(args.file, "report")
     scan = scan_file(args.file, by_trace=args.by == "trace", jobs=args.jobs)
     check_input(scan, args.file)
     rep = build_report(scan, args.by, args.file)
@@ -1048,7 +1053,7 @@ def run(args: Any) -> int:
     return 0
 
 
-def check_input(scan: Scan, path: str) -> None:
+def check_input(scan: Scan, path: Union[str, Sequence[str]]) -> None:
     """A file where no line decodes is not a trace file: say so (exit 2) instead of an empty report."""
     r = scan.reader
     if r["undecodable"] and not scan.spans and not scan.other_types:

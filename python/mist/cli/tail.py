@@ -16,6 +16,7 @@ import time
 from typing import IO, Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from mist.cli import CLIError
+from mist.cli._inputs import FILES_HELP, expand
 from mist.cli._money import STREAM_DECIMALS, alert_amounts, fmt_usd
 from mist.cli._names import ShortNames
 from mist.cli._tracefile import (
@@ -290,7 +291,8 @@ _lines_arg.__name__ = "count"  # argparse says: invalid count value: 'x'
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("file", metavar="FILE", help="MTTP JSONL trace file ('-' = stdin; .gz without --follow)")
+    parser.add_argument("file", nargs="+", metavar="FILE",
+                        help=FILES_HELP + "; --follow takes one plain file or '-'")
     parser.add_argument("-f", "--follow", action="store_true", help="keep reading as the file grows (Ctrl-C to stop)")
     parser.add_argument("-n", "--lines", type=_lines_arg, default=10, metavar="N",
                         help="start with the last N messages (default 10; 'all' for the whole file)")
@@ -348,6 +350,17 @@ def run(args: Any) -> int:
         err.write(f"mist tail: {msg}\n")
         err.flush()
 
+    files = expand(args.file, "tail")
+    if len(files) > 1:
+        if args.follow:
+            raise CLIError(f"tail: --follow follows one file; {len(files)} given "
+                           f"({display_name(files)})")
+        printer.emit_all(_last_of_many(files, args.lines))
+        out.flush()
+        if printer.bad:
+            note(f"{printer.bad} undecodable line(s) skipped in {display_name(files)}")
+        return 0
+    args.file = files[0]
     try:
         if args.file == "-":
             _stream(sys.stdin.buffer, args.lines, printer, follow=args.follow)
@@ -392,6 +405,26 @@ def run(args: Any) -> int:
     if printer.bad:
         note(f"{printer.bad} undecodable line(s) skipped in {display_name(args.file)}")
     return 0
+
+
+def _last_of_many(files: List[str], n: Optional[int]) -> List[bytes]:
+    """The last ``n`` messages of several files read one after the other (the last ``n`` of
+    their concatenation are among the last ``n`` of each file)."""
+    keep: Deque[bytes] = collections.deque(maxlen=n) if n is not None else collections.deque()
+    if n == 0:
+        return []
+    for path in files:
+        if path.endswith(".gz"):
+            try:
+                with gzip.open(path, "rb") as fh:
+                    for raw in fh:
+                        if raw.strip():
+                            keep.append(raw)
+            except (OSError, EOFError) as exc:
+                raise CLIError(f"cannot read {path}: {describe_os_error(exc)}") from None
+        else:
+            keep.extend(last_lines(path, n)[0])
+    return list(keep)
 
 
 def _stream(fh: IO[bytes], n: Optional[int], printer: _Printer, *, follow: bool) -> None:

@@ -18,6 +18,7 @@ import zlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from mist.cli import CLIError
+from mist.cli._inputs import expand
 
 HELP = "check every line of MTTP trace files against the schema"
 DESCRIPTION = (
@@ -44,7 +45,9 @@ ChunkFn = Callable[[bytes, bool, int], Tuple[int, int, int, Dict[str, int], List
 
 
 def add_arguments(p: Any) -> None:
-    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or .gz trace files; - reads stdin")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="JSONL or .gz trace files, directories (their trace files) or glob patterns; "
+                        "each validated on its own; - reads stdin")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     p.add_argument("--engine", choices=["native", "jsonschema"], default="native",
                    help="native: the generated validator of this backend (default); jsonschema: the reference library")
@@ -210,7 +213,7 @@ def run(args: Any) -> int:
         pass
     progress = _Progress() if sys.stderr.isatty() else None
     reports: List[FileReport] = []
-    for path in args.files:
+    for path in expand(args.files, "validate", keep_missing=True):
         rep = FileReport("<stdin>" if path == "-" else path, args.max_errors)
         _validate_file(path, chunk, whole, rep, progress)
         if progress is not None:

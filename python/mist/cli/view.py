@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mist.cli import CLIError
 from mist.cli._html import esc, hbar_chart, latency_histograms, page, table, time_chart, vbar_chart
+from mist.cli._inputs import FILES_HELP, expand
 from mist.cli._money import alert_amounts, fmt_usd, usd_column, usd_decimals
 from mist.cli._names import shorten_unique
 from mist.cli._tracefile import (
@@ -459,9 +460,10 @@ def _groups_table(groups: List[Dict[str, Any]], by: str) -> str:
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("file", metavar="FILE", help="MTTP JSONL trace file (.gz accepted; '-' = stdin)")
+    parser.add_argument("file", nargs="+", metavar="FILE", help=FILES_HELP)
     parser.add_argument("-o", "--output", metavar="OUT.html",
-                        help="where to write the page (default: FILE with .html; '-' = stdout)")
+                        help="where to write the page (default: FILE with .html, mist-view.html for "
+                             "several files; '-' = stdout)")
     parser.add_argument("--traces", type=int, default=MAX_TRACES, metavar="N",
                         help=f"recent runs to embed for the timeline and replay (default {MAX_TRACES})")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", default=None,
@@ -481,14 +483,15 @@ def run(args: Any) -> int:
         raise CLIError("--traces must be between 0 and 500")
     if args.jobs is not None and args.jobs < 1:
         raise CLIError("--jobs must be 1 or more")
-    out = args.output or default_output(args.file)
+    files = expand(args.file, "view")
+    out = args.output or (default_output(files[0]) if len(files) == 1 else "mist-view.html")
     if out != "-":
         parent = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(parent):
             raise CLIError(f"cannot write {out}: directory {parent} does not exist")
-        if os.path.abspath(out) == os.path.abspath(args.file):
+        if any(os.path.abspath(out) == os.path.abspath(f) for f in files):
             raise CLIError(f"-o {out} would overwrite the trace file; choose another name")
-    scan, size = write_page(args.file, out, traces=args.traces, jobs=args.jobs)
+    scan, size = write_page(files if len(files) > 1 else files[0], out, traces=args.traces, jobs=args.jobs)
     if out != "-":
         print(f"wrote {out} ({size / 1e3:,.0f} kB): {plural(scan.spans, 'span')}, "
               f"{plural(len(scan.traces), 'run')}, {plural(len(scan.alerts), 'alert')}")
