@@ -36,6 +36,7 @@ examples:
   mist alerts traces.jsonl --sensitivity 2     # twice the false-alarm budget, faster alerts
   mist alerts traces.jsonl --floor latency_ms=0.5 --floor chat/gpt-4o:cost_usd=0.3
   mist alerts traces.jsonl --floor latency_ms=0  # every detected latency rise, however small
+  mist alerts logs/                            # a directory: its files in rotation order, as one
 """
 
 

@@ -50,6 +50,7 @@ examples:
   mist replay traces.jsonl                     # the most recent run
   mist replay traces.jsonl --trace 6513270e    # a run by (unique) trace id prefix
   mist replay traces.jsonl --trace 6513 --full # with complete inputs and outputs
+  mist replay logs/ --trace 6513               # a run whose spans are spread over rotated files
   mist report traces.jsonl --by trace          # to find trace ids"""
 
 SCORE_FLOOR = 0.5

@@ -24,7 +24,9 @@ Definitions (the tests check each one against hand computation):
   A failed root (a failed run) is reported on its own line instead.
 
 Files are read once, streaming: spans are held per trace only until the trace's root span arrives.
-Large files are split between worker processes by trace id (``--jobs``).
+Large files are split between worker processes by trace id (``--jobs``). Several files
+(directories, patterns: see ``_inputs``) are read as their concatenation: each worker reads them
+all and keeps the traces it owns, so a run whose spans are spread over files is still whole.
 """
 from __future__ import annotations
 
@@ -72,6 +74,8 @@ examples:
   mist report traces.jsonl.gz --by trace --limit 10
   mist report traces.jsonl --format json | jq .summary
   mist report traces.jsonl --by model --format csv > by-model.csv
+  mist report logs/                           # every trace file in a directory, rotations too
+  mist report 'logs/*.jsonl.gz' a.jsonl       # several files and patterns, read as one
   cat traces.jsonl | mist report -"""
 
 BY_CHOICES = ("operation", "model", "trace", "step")

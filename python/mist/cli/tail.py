@@ -42,6 +42,7 @@ examples:
   mist tail traces.jsonl -n all           # everything
   mist tail traces.jsonl --follow         # keep watching (Ctrl-C to stop)
   mist tail traces.jsonl -f -n 0          # only what arrives from now on
+  mist tail logs/ -n 50                   # the last 50 across rotated files (not with -f)
   some-agent | mist tail -                # read a stream from stdin"""
 
 READ_CHUNK = 1 << 16

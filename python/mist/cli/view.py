@@ -43,7 +43,8 @@ examples:
   mist view traces.jsonl                 # writes traces.html next to it
   mist view traces.jsonl -o report.html
   mist view traces.jsonl.gz -o - > page.html
-  mist view traces.jsonl --traces 20     # embed fewer recent runs"""
+  mist view traces.jsonl --traces 20     # embed fewer recent runs
+  mist view logs/ -o week.html           # several files, directories or patterns as one"""
 
 MAX_TRACES = 50
 MAX_ROWS = 300
