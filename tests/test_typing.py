@@ -15,6 +15,7 @@ no-op objects must accept every call the types allow.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -48,8 +49,10 @@ checkers_once = pytest.mark.skipif(
 
 def _mypy(tmp: Path) -> Tuple[Optional[List[Diagnostic]], str]:
     # openai's and anthropic's types take mypy ~30 s to analyse from cold and ~1 s from its cache:
-    # kept between runs in the temp directory (mypy checks each cached module's source is unchanged)
-    cache = Path(tempfile.gettempdir()) / "mist-test-typing-mypy-cache"
+    # kept between runs in the temp directory (mypy checks each cached module's source is unchanged),
+    # one per checkout: a cache made for another clone reports errors under that clone's paths
+    checkout = hashlib.sha1(str(USER.resolve()).encode()).hexdigest()[:12]
+    cache = Path(tempfile.gettempdir()) / f"mist-test-typing-mypy-cache-{checkout}"
     cmd = [sys.executable, "-m", "mypy", "--strict", "--config-file=", f"--python-version={PYTHON_VERSION}",
            "--cache-dir", str(cache), "--show-absolute-path", "--no-error-summary", "--no-pretty",
            "--no-color-output", str(USER), str(NEGATIVE)]
