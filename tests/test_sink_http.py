@@ -309,6 +309,28 @@ def test_late_answer_after_accepting_is_deduplicated_by_idempotency_key(receiver
     assert receiver.unique_lines() == lines
 
 
+def test_a_spooled_batch_keeps_its_idempotency_key_in_the_next_process(receiver, tmp_path):
+    """The receiver got the batch but answered too late; the endpoint then counts as down and the
+    batch goes to the spool; the next process (a new sink on the same spool) resends it under the
+    same key, so a deduplicating receiver keeps it once."""
+    receiver.script(Fault.slow(1.0, record=True), *[Fault.status(503)] * 10_000)  # then down
+    url = f"{receiver.url}/ingest?spool={tmp_path}&{FAST}&read_timeout=0.3&retry_window=0"
+    first = HTTPSink.from_url(url, environ={})
+    lines = make_lines(6)
+    first.write(batch(lines))
+    assert not first.flush(5)
+    first.close(2)
+    assert first.stats()["spooled_envelopes"] == 6 and "sent_envelopes" not in first.stats()
+    with receiver._lock:
+        receiver._faults.clear()  # the endpoint is back
+    second = HTTPSink.from_url(url, environ={})  # a later process: delivers what the spool holds
+    assert receiver.wait_items(12, timeout=10)  # the first request's 6 lines, then the resent 6
+    second.close(5)
+    keys = [r.headers["idempotency-key"] for r in receiver.requests]  # accepted requests only
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert receiver.unique_lines() == lines
+
+
 def test_connection_dropped_before_answer_is_retried(receiver):
     receiver.script(Fault.drop(), Fault.drop())
     sink = make_sink(receiver)

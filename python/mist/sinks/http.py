@@ -9,9 +9,11 @@
 * The sender keeps one persistent connection (``http.client``), with separate connect and read
   timeouts, TLS verification on by default. A connection the server closed while idle is reopened
   and the request re-sent at once.
-* Retries follow ``_retry.RetryPolicy``. Each request body carries an ``Idempotency-Key`` header
-  that stays the same across its retries, so a receiver can discard the duplicate a timed-out
-  request may cause (the receiver had the data but its answer came too late).
+* Retries follow ``_retry.RetryPolicy``. Each request body carries an ``Idempotency-Key`` header,
+  a hash of the lines it carries: the same across its retries and when a later process resends
+  those lines from the spool, so a receiver can discard the duplicate a timed-out request may
+  cause (the receiver had the data but its answer came too late). Envelope ids are random, so
+  different batches never share a key.
 * When a batch has been retried for ``retry_window`` seconds the endpoint counts as down: that
   batch and everything queued behind it go to the on-disk spool (``_spool.Spool``) and the sender
   probes with capped backoff; once the endpoint answers, the spool drains in order, then the
@@ -28,7 +30,7 @@
 Guarantees: every batch handed to ``write`` is delivered, dropped with a counted reason, or left
 in the spool. Within one process nothing acknowledged is sent twice, except a request whose
 answer timed out (same ``Idempotency-Key``). Across a crash, spooled batches are delivered at
-least once.
+least once, under the key they had.
 
 URL options (``http[s]://[user:pass@]host[:port]/path?opt=value&…``)::
 
@@ -72,6 +74,7 @@ Headers come from ``MIST_HTTP_HEADERS`` (``k=v,k2=v2``, values URL-decoded) and 
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import os
 import random
@@ -780,7 +783,7 @@ class PostingSink(Sink):
                     continue
                 unit.body, unit.body_items = encoded
                 unit.path = self._path(unit.chunks[0])
-                unit.key = os.urandom(16).hex()
+                unit.key = hashlib.blake2b(unit.chunks[0], digest_size=16).hexdigest()
                 unit.attempts = unit.fails_500 = 0
             if self._past_stop():
                 return False  # closing: the remainder goes to the spool
