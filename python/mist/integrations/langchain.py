@@ -40,6 +40,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from ._common import (
     BudgetExceeded, SpanTable, disabled, end_span, llm_step, now_ns, open_span, put_content, read_usage, set_usage,
 )
+from ..providers.common import plain
 from ..tracing.span import Span
 
 __all__ = ["MistCallbackHandler"]
@@ -381,14 +382,10 @@ def _generations_text(result: Any) -> Any:
 
 def _plain(value: Any, depth: int = 0) -> Any:
     """LangChain values (messages, documents, pydantic models) as JSON-able data for capture."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if depth > 6:
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v, depth + 1) for k, v in list(value.items())[:100]}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value[:100]]
+    return plain(value, depth, max_depth=6, leaf=_message_or_document)
+
+
+def _message_or_document(value: Any, depth: int) -> Any:
     content = getattr(value, "content", None)
     kind = getattr(value, "type", None)
     if content is not None and isinstance(kind, str):  # a message

@@ -3,7 +3,7 @@ stream accumulators."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..redact import truncation_marker
 
@@ -130,21 +130,26 @@ class StreamAccumulator:
         return sum(map(len, self._parts)) + self._dropped
 
 
-def plain(value: Any, depth: int = 0) -> Any:
+def plain(value: Any, depth: int = 0, *, max_depth: int = 8,
+          leaf: Optional[Callable[[Any, int], Any]] = None) -> Any:
     """SDK values (pydantic models, dicts, lists) as JSON-able data for content capture: at most
-    100 items a level, 8 levels deep, anything else as its ``str``."""
+    100 items a level, ``max_depth`` levels deep, anything else as its ``str``. ``leaf(value,
+    depth)``, when given, converts every value that is not a scalar, dict or list instead (a
+    framework's own types: LangChain's messages)."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
-    if depth > 8:
+    if depth > max_depth:
         return str(value)
     if isinstance(value, dict):
-        return {str(k): plain(v, depth + 1) for k, v in list(value.items())[:100]}
+        return {str(k): plain(v, depth + 1, max_depth=max_depth, leaf=leaf) for k, v in list(value.items())[:100]}
     if isinstance(value, (list, tuple)):
-        return [plain(v, depth + 1) for v in value[:100]]
+        return [plain(v, depth + 1, max_depth=max_depth, leaf=leaf) for v in value[:100]]
+    if leaf is not None:
+        return leaf(value, depth)
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
-            return plain(dump(exclude_none=True), depth + 1)
+            return plain(dump(exclude_none=True), depth + 1, max_depth=max_depth)
         except Exception:
             pass
     return str(value)
